@@ -1,0 +1,11 @@
+//! scim-operator: a SCIM 2.0 endpoint whose store is the Kubernetes API server, and a controller
+//! that turns the provisioned Users and Groups into Workspaces and RoleBindings.
+//!
+//! Data flows one way: SCIM request → validation → custom resource (`scim`) → watch →
+//! pure plan (`rules`) → server-side apply (`controller`) → status.
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod envtest;
+pub mod rules;
+pub mod scim;
