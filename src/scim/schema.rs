@@ -184,12 +184,16 @@ impl ResourceType {
     /// Resolves `path` against this resource type's schemas; `None` when no such attribute.
     ///
     /// A path may be URN-qualified (`urn:…:enterprise:2.0:User:employeeNumber`); an unqualified
-    /// name is looked up in the core schema first, then in the extensions.
+    /// name is looked up in the core schema first, then in the extensions. The common attribute
+    /// `meta` (RFC 7643 §3.1) resolves as part of the core schema (`extension: None`).
     pub fn resolve(&self, path: &AttrPath) -> Option<Resolved> {
+        let core = |name: &str| {
+            self.schema
+                .attribute(name)
+                .or_else(|| name.eq_ignore_ascii_case(META.name).then_some(&META))
+        };
         let (extension, attribute) = match &path.schema {
-            Some(urn) if urn.eq_ignore_ascii_case(self.schema.id) => {
-                (None, self.schema.attribute(&path.attr)?)
-            }
+            Some(urn) if urn.eq_ignore_ascii_case(self.schema.id) => (None, core(&path.attr)?),
             Some(urn) => {
                 let ext = self
                     .extensions
@@ -197,7 +201,7 @@ impl ResourceType {
                     .find(|s| s.id.eq_ignore_ascii_case(urn))?;
                 (Some(*ext), ext.attribute(&path.attr)?)
             }
-            None => match self.schema.attribute(&path.attr) {
+            None => match core(&path.attr) {
                 Some(a) => (None, a),
                 None => self
                     .extensions
