@@ -9,3 +9,6 @@ pub mod api;
 pub mod envtest;
 pub mod rules;
 pub mod scim;
+pub mod metrics;
+pub mod serve;
+pub mod telemetry;

@@ -17,8 +17,8 @@ use subtle::ConstantTimeEq;
 use super::error::{ScimError, ScimResult};
 use crate::api::Directory;
 
-/// How long Secret contents are trusted before they are read again.
-const SECRET_TTL: Duration = Duration::from_secs(30);
+/// How long Secret contents are trusted before they are read again, by default.
+pub const SECRET_TTL: Duration = Duration::from_secs(30);
 /// Minimum time between two reads of one Secret triggered by a non-matching token.
 const MISS_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -32,6 +32,7 @@ struct CachedSecret {
 /// Checks bearer tokens against Directories. Shared by all requests.
 pub struct Authenticator {
     client: Client,
+    ttl: Duration,
     secrets: Mutex<HashMap<(String, String, String), CachedSecret>>,
 }
 
@@ -51,8 +52,14 @@ fn matches_any(candidate: &Digest32, digests: &[Digest32]) -> bool {
 }
 
 impl Authenticator {
+    /// An authenticator that re-reads Secrets after [`SECRET_TTL`].
     pub fn new(client: Client) -> Self {
-        Authenticator { client, secrets: Mutex::new(HashMap::new()) }
+        Self::with_ttl(client, SECRET_TTL)
+    }
+
+    /// An authenticator that re-reads Secrets after `ttl`: how long a revoked token keeps working.
+    pub fn with_ttl(client: Client, ttl: Duration) -> Self {
+        Authenticator { client, ttl, secrets: Mutex::new(HashMap::new()) }
     }
 
     /// Accepts the request when `authorization` carries a token of `directory`.
@@ -82,7 +89,7 @@ impl Authenticator {
         let key = (namespace, secret_ref.name.clone(), secret_ref.key().to_string());
         let (cached, age) = self.cached(&key);
         if let Some(digests) = &cached
-            && age < SECRET_TTL
+            && age < self.ttl
             && matches_any(&presented, digests)
         {
             return Ok(());

@@ -10,6 +10,7 @@ use kube::{Api, ResourceExt};
 use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
+use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
 use super::patch;
 use super::resource::{Reference, etag, user_from_scim, user_to_scim};
@@ -39,7 +40,7 @@ fn conflict(user_name: &str) -> ScimError {
 pub async fn list(auth: Authorized, State(state): State<AppState>, Query(query): Query<list::Query>) -> ScimResult<Response> {
     let request = ListRequest::parse(&query, &USER_RESOURCE, state.config.max_results)?;
     Ok(state.store.read(&auth.namespace, |ns| {
-        let candidates: Vec<&User> = match request.filter.as_ref().and_then(indexed_candidates(ns)) {
+        let candidates: Vec<&User> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
             Some(users) => users,
             None => ns.users.values().map(AsRef::as_ref).collect(),
         };
@@ -48,21 +49,19 @@ pub async fn list(auth: Authorized, State(state): State<AppState>, Query(query):
 }
 
 /// Candidates from an index when some top-level conjunct is `userName|externalId|id eq "…"`.
-fn indexed_candidates(ns: &Namespace) -> impl Fn(&super::filter::Filter) -> Option<Vec<&User>> + '_ {
-    move |filter| {
-        filter.conjuncts().into_iter().find_map(|c| {
-            let (path, value) = c.simple_eq()?;
-            if path.sub_attr.is_some() || path.schema.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(USER_RESOURCE.schema.id)) {
-                return None;
-            }
-            match path.attr.to_ascii_lowercase().as_str() {
-                "username" => Some(ns.user_by_name(value).map(AsRef::as_ref).into_iter().collect()),
-                "externalid" => Some(ns.users_by_external_id(value).map(AsRef::as_ref).collect()),
-                "id" => Some(ns.users.get(value).map(AsRef::as_ref).into_iter().collect()),
-                _ => None,
-            }
-        })
-    }
+fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a User>> {
+    filter.conjuncts().into_iter().find_map(|c| {
+        let (path, value) = c.simple_eq()?;
+        if path.sub_attr.is_some() || path.schema.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(USER_RESOURCE.schema.id)) {
+            return None;
+        }
+        match path.attr.to_ascii_lowercase().as_str() {
+            "username" => Some(ns.user_by_name(value).map(AsRef::as_ref).into_iter().collect()),
+            "externalid" => Some(ns.users_by_external_id(value).map(AsRef::as_ref).collect()),
+            "id" => Some(ns.users.get(value).map(AsRef::as_ref).into_iter().collect()),
+            _ => None,
+        }
+    })
 }
 
 /// The user from the cache, or from the API server when this replica has not seen it yet.
