@@ -10,8 +10,9 @@
 //! 4. [`plan_user`] per user — state, organisation role ([`org_role`]), workspace roles with
 //!    conflicts resolved by the policy ([`resolve`]); [`UserPlan::bindings`] gives the
 //!    RoleBindings to apply, [`UserPlan::workspace_roles`] the User status;
-//! 5. [`workspace_summary`] (or a [`WorkspaceTally`]) per workspace over its users' bindings —
-//!    counts per role and the first conflicts for the Workspace status;
+//! 5. [`workspace_summaries`] in one pass over all user plans (or [`workspace_summary`] /
+//!    [`WorkspaceTally`] per workspace) — counts per role and the first conflicts for the
+//!    Workspace status;
 //! 6. apply and update status (I/O).
 
 mod domains;
@@ -37,7 +38,7 @@ pub use plan::{
 pub use roles::{org_role, resolve, workspace_role};
 pub use workspace::{
     MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces,
-    workspace_summary,
+    workspace_summaries, workspace_summary,
 };
 
 /// Condition reasons (CamelCase) for what the rules decide.

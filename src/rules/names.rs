@@ -331,6 +331,12 @@ mod tests {
         }
 
         #[test]
+        fn distinct_unicode_names_never_collide(a in "\\PC{0,20}", b in "\\PC{0,20}") {
+            prop_assume!(workspace_key(&a) != workspace_key(&b));
+            prop_assert_ne!(workspace_object_name(&a), workspace_object_name(&b));
+        }
+
+        #[test]
         fn distinct_from_a_name_spelled_like_its_object_name(a in "\\PC{0,70}") {
             let name = workspace_object_name(&a);
             prop_assume!(workspace_key(&a) != name);

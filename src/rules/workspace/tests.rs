@@ -184,3 +184,45 @@ fn summary_details_are_bounded_and_sorted() {
         .collect();
     assert_eq!(kept, expected);
 }
+
+#[test]
+fn summaries_of_all_workspaces_in_one_pass() {
+    use crate::rules::{UserState, plan::UserPlan};
+    let planned = plan(&[
+        ("g1", "ws-Sales-role-admin"),
+        ("g2", "ws-sales-role-admin"),
+        ("g3", "ws-Sales-role-member"),
+        ("g4", "ws-Empty-role-member"),
+    ]);
+    let user = |name: &str, workspaces: Vec<WorkspaceBinding>| UserPlan {
+        user: format!("id-{name}"),
+        user_name: name.into(),
+        state: UserState::Active,
+        org_role: Some(Role::Member),
+        workspaces,
+        unknown_groups: 0,
+    };
+    let users = [
+        user(
+            "alice",
+            vec![binding(Some(Role::Admin), &["ws-Sales-role-admin"])],
+        ),
+        user(
+            "bob",
+            vec![binding(
+                Some(Role::Member),
+                &["ws-Sales-role-admin", "ws-Sales-role-member"],
+            )],
+        ),
+    ];
+    let summaries = workspace_summaries(&planned, &users);
+    let names: Vec<_> = summaries.keys().map(String::as_str).collect();
+    assert_eq!(names, ["empty", "sales"]);
+    assert_eq!(summaries["empty"], WorkspaceSummary::default());
+    let sales = &summaries["sales"];
+    assert_eq!((sales.admins, sales.members), (1, 1));
+    // One group conflict (two admin groups) and bob's.
+    assert_eq!(sales.conflicts, 2);
+    assert_eq!(sales.conflict_details[0].user_name, None);
+    assert_eq!(sales.conflict_details[1].user_name.as_deref(), Some("bob"));
+}
