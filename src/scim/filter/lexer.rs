@@ -59,9 +59,10 @@ fn truncate(text: &str) -> String {
     format!("{head}{}", if cut { "…" } else { "" })
 }
 
-/// The first 40 characters of `text`, and whether that cut anything off.
+/// The first 100 characters of `text` (enough for a URN-qualified path), and whether that cut
+/// anything off.
 fn head(text: &str) -> (&str, bool) {
-    match text.char_indices().nth(40) {
+    match text.char_indices().nth(100) {
         Some((i, _)) => (&text[..i], true),
         None => (text, false),
     }
@@ -231,6 +232,7 @@ mod tests {
     #[test]
     fn positions_count_characters_not_bytes() {
         assert_eq!(position("éé x", 5), 4);
-        assert_eq!(quote(&"x".repeat(50)), format!("\"{}\"…", "x".repeat(40)));
+        assert_eq!(quote(&"x".repeat(100)), format!("\"{}\"", "x".repeat(100)));
+        assert_eq!(quote(&"x".repeat(150)), format!("\"{}\"…", "x".repeat(100)));
     }
 }
