@@ -157,11 +157,12 @@ fn multi(
         (false, None, Op::Remove, _) => items.clear(),
         // Selected items, whole.
         (true, None, Op::Remove, _) | (true, None, Op::Replace, None) => {
-            let mut i = 0;
-            items.retain(|_| {
-                i += 1;
-                !selected.contains(&(i - 1))
-            });
+            let mut keep = vec![true; items.len()];
+            for &i in &selected {
+                keep[i] = false;
+            }
+            let mut keep = keep.into_iter();
+            items.retain(|_| keep.next().unwrap_or(true));
         }
         (true, None, _, Some(_)) if selected.is_empty() => return Err(no_target(t)),
         (true, None, op, Some(v)) => {
