@@ -23,7 +23,24 @@ use serde_json::{Map, Value};
 use super::ast::{AttrPath, CompareOp, Filter};
 use super::lexer::quote;
 use super::parse::FilterError;
-use crate::scim::schema::{AttrType, Attribute, ResourceType};
+use crate::scim::schema::{AttrType, Attribute, Mutability, ResourceType, Returned, Uniqueness};
+
+/// `schemas` (RFC 7643 §3) is not in the schema table but is filterable: RFC 7644's examples
+/// include `schemas eq "urn:…:enterprise:2.0:User"`. URIs compare case-insensitively.
+static SCHEMAS: Attribute = Attribute {
+    name: "schemas",
+    ty: AttrType::Reference,
+    multi_valued: true,
+    required: true,
+    case_exact: false,
+    mutability: Mutability::ReadWrite,
+    returned: Returned::Always,
+    uniqueness: Uniqueness::None,
+    sub_attributes: &[],
+    canonical_values: &[],
+    reference_types: &["uri"],
+    description: "The schema URIs the resource uses.",
+};
 
 /// What paths are relative to: the resource, or one value of a multi-valued attribute
 /// inside `attr[…]`.
@@ -116,8 +133,10 @@ impl Filter {
                         .any(|v| compare(target.def, v, op, value))
                 };
                 match op {
-                    CompareOp::Ne => !any(CompareOp::Eq),
+                    // Only non-null values are collected: `eq null` means absent.
                     CompareOp::Eq if value.is_null() => target.values.is_empty(),
+                    CompareOp::Ne if value.is_null() => !target.values.is_empty(),
+                    CompareOp::Ne => !any(CompareOp::Eq),
                     op => any(*op),
                 }
             }
@@ -177,7 +196,20 @@ impl Filter {
 fn resolve(scope: Scope<'_>, path: &AttrPath) -> Option<Found> {
     match scope {
         Scope::Resource(rt) => {
-            let r = rt.resolve(path)?;
+            let Some(r) = rt.resolve(path) else {
+                let core = path
+                    .schema
+                    .as_ref()
+                    .is_none_or(|s| s.eq_ignore_ascii_case(rt.schema.id));
+                return (core
+                    && path.sub_attr.is_none()
+                    && path.attr.eq_ignore_ascii_case("schemas"))
+                .then_some(Found {
+                    attr: &SCHEMAS,
+                    sub: None,
+                    ext: None,
+                });
+            };
             Some(Found {
                 attr: r.attribute,
                 sub: r.sub_attribute,

@@ -31,7 +31,8 @@ impl Token<'_> {
     /// How the token reads in an error message.
     pub fn describe(&self, input: &str) -> String {
         match &self.kind {
-            Kind::Str(_) => format!("the string {}", quote(&input[self.start..self.end])),
+            // A string literal is shown as written: it is already quoted.
+            Kind::Str(_) => format!("the string {}", truncate(&input[self.start..self.end])),
             _ => quote(&input[self.start..self.end]),
         }
     }
@@ -48,12 +49,22 @@ pub(super) fn position(input: &str, at: usize) -> usize {
 
 /// `text` quoted for an error message, shortened so hostile input cannot bloat responses.
 pub(super) fn quote(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head:?}…")
+    let (head, cut) = head(text);
+    format!("{head:?}{}", if cut { "…" } else { "" })
+}
+
+/// `text` shortened like [`quote`], for text that is already quoted.
+fn truncate(text: &str) -> String {
+    let (head, cut) = head(text);
+    format!("{head}{}", if cut { "…" } else { "" })
+}
+
+/// The first 100 characters of `text` (enough for a URN-qualified path), and whether that cut
+/// anything off.
+fn head(text: &str) -> (&str, bool) {
+    match text.char_indices().nth(100) {
+        Some((i, _)) => (&text[..i], true),
+        None => (text, false),
     }
 }
 
@@ -221,6 +232,7 @@ mod tests {
     #[test]
     fn positions_count_characters_not_bytes() {
         assert_eq!(position("éé x", 5), 4);
-        assert_eq!(quote(&"x".repeat(50)), format!("\"{}\"…", "x".repeat(40)));
+        assert_eq!(quote(&"x".repeat(100)), format!("\"{}\"", "x".repeat(100)));
+        assert_eq!(quote(&"x".repeat(150)), format!("\"{}\"…", "x".repeat(100)));
     }
 }

@@ -12,3 +12,10 @@ mod parse;
 
 pub use ast::{AttrPath, CompareOp, Filter, PatchPath};
 pub use parse::{FilterError, MAX_DEPTH, MAX_FILTER_LEN, parse_filter, parse_patch_path};
+
+#[cfg(test)]
+mod eval_tests;
+#[cfg(test)]
+mod parse_tests;
+#[cfg(test)]
+mod proptests;

@@ -58,13 +58,11 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, FilterError> {
         path.sub_attr = sub.map(|(s, _)| s);
     }
     if let Some(t) = p.peek() {
-        return Err(p.error_at(
-            t.start,
-            format!(
-                "unexpected {} after the path; a path is attrPath, attrPath[filter] or attrPath[filter].subAttr",
-                t.describe(input)
-            ),
-        ));
+        return Err(FilterError(format!(
+            "unexpected {} at position {} after the path; a path is attr, attr[filter] or attr[filter].subAttr",
+            t.describe(input),
+            position(input, t.start)
+        )));
     }
     Ok(path)
 }
@@ -357,13 +355,11 @@ impl<'a> Parser<'a> {
             Some(i) => {
                 let urn = &word[..i];
                 if !urn.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
-                    return Err(self.error_at(
-                        start,
-                        format!(
-                            "{} is not a valid attribute path: a qualified path is a schema URN, \":\" and an attribute name",
-                            quote(word)
-                        ),
-                    ));
+                    return Err(FilterError(format!(
+                        "invalid attribute path {} at position {}: a qualified path is a schema URN (urn:…), \":\" and an attribute name",
+                        quote(word),
+                        position(self.input, start)
+                    )));
                 }
                 (Some(urn.to_string()), &word[i + 1..], start + i + 1)
             }
@@ -394,17 +390,15 @@ impl<'a> Parser<'a> {
         if ok {
             return Ok(());
         }
-        let shown = if name.is_empty() {
-            "an empty name".to_string()
+        let at = position(self.input, at);
+        Err(FilterError(if name.is_empty() {
+            format!("missing {what} name at position {at}")
         } else {
-            quote(name)
-        };
-        Err(self.error_at(
-            at,
             format!(
-                "invalid {what} name {shown}: a name starts with a letter and has only letters, digits, \"-\" and \"_\""
-            ),
-        ))
+                "invalid {what} name {} at position {at}: a name starts with a letter and has only letters, digits, \"-\" and \"_\"",
+                quote(name)
+            )
+        }))
     }
 }
 
@@ -437,7 +431,10 @@ fn literal(word: &str) -> Option<Value> {
     if !word.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return None;
     }
+    // serde_json checks the JSON number syntax; its float parsing is not correctly rounded
+    // without a feature flag, so floats are re-read with `str::parse`, which is.
     match serde_json::from_str::<Value>(word) {
+        Ok(Value::Number(n)) if n.is_f64() => word.parse::<f64>().ok().map(Value::from),
         Ok(v @ Value::Number(_)) => Some(v),
         _ => None,
     }
