@@ -7,7 +7,7 @@
 //! - An unassigned attribute is **absent**: `null`, `[]` and `{}` values unassign; an empty
 //!   `members` is stored as no `members` key. Render `"members": []` on output if wanted.
 //! - [`apply_patch`] is atomic: it works on a copy and returns it only if every operation
-//!   succeeded. To see membership changes, diff `members[*].value` of input and output.
+//!   succeeded. For membership changes use [`member_changes`] on input and output.
 //! - `schemas`, when present on the resource, is kept listing exactly the extensions present.
 //! - `password` is accepted and discarded (this server stores no passwords).
 //!
@@ -31,6 +31,7 @@
 mod bridge;
 mod coerce;
 mod error;
+mod members;
 mod normalize;
 mod ops;
 mod target;
@@ -41,6 +42,7 @@ mod tests;
 use serde_json::{Map, Value};
 
 pub use error::PatchError;
+pub use members::{MemberChanges, member_changes};
 pub use normalize::normalize;
 
 use error::kind;
