@@ -431,7 +431,10 @@ fn literal(word: &str) -> Option<Value> {
     if !word.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return None;
     }
+    // serde_json checks the JSON number syntax; its float parsing is not correctly rounded
+    // without a feature flag, so floats are re-read with `str::parse`, which is.
     match serde_json::from_str::<Value>(word) {
+        Ok(Value::Number(n)) if n.is_f64() => word.parse::<f64>().ok().map(Value::from),
         Ok(v @ Value::Number(_)) => Some(v),
         _ => None,
     }

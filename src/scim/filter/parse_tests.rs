@@ -104,6 +104,8 @@ fn values() {
     assert_eq!(v("1.5"), json!(1.5));
     assert_eq!(v("2e3"), json!(2000.0));
     assert_eq!(v("1E-2"), json!(0.01));
+    // Correctly rounded (serde_json's default float parsing is off by an ulp here).
+    assert_eq!(v("1.9366897190842377e166"), json!(1.9366897190842377e166));
     assert_eq!(v(r#""O'Malley""#), json!("O'Malley"));
     assert_eq!(v(r#""say \"hi\"""#), json!("say \"hi\""));
     assert_eq!(v(r#""\u00e9\ud83d\ude00\/\t""#), json!("é😀/\t"));

@@ -7,18 +7,31 @@
 //! - An unassigned attribute is **absent**: `null`, `[]` and `{}` values unassign; an empty
 //!   `members` is stored as no `members` key. Render `"members": []` on output if wanted.
 //! - [`apply_patch`] is atomic: it works on a copy and returns it only if every operation
-//!   succeeded. To see membership changes, diff `members[*].value` of input and output.
+//!   succeeded. For membership changes use [`member_changes`] on input and output.
 //! - `schemas`, when present on the resource, is kept listing exactly the extensions present.
 //! - `password` is accepted and discarded (this server stores no passwords).
 //!
-//! Leniency, by decision: a body without `schemas` is accepted (some clients omit it), but a
-//! `schemas` without the PatchOp URN is `invalidSyntax` (it is some other message). PATCH is
-//! strict about unknown attributes (`invalidPath`), since "2xx only if stored" must hold;
-//! POST/PUT bodies ([`normalize`]) drop them, as RFC 7644 §3.3 allows, and report them.
+//! - `id` and `meta` are never changed; the caller bumps `meta.lastModified`/`version` and
+//!   checks uniqueness (`userName`, group `displayName`) on the result.
+//!
+//! Decisions where the RFC or the clients leave room:
+//! - A body without `schemas` is accepted (some clients omit it), but a `schemas` without the
+//!   PatchOp URN is `invalidSyntax` (it is some other message).
+//! - PATCH is strict about unknown attributes (`invalidPath`), since "2xx only if stored" must
+//!   hold; unknown *sub*-attributes inside values are dropped. POST/PUT bodies ([`normalize`])
+//!   drop unknown attributes, as RFC 7644 §3.3 allows, and report them.
+//! - Read-only keys (`id`, `meta`, `schemas`, `groups`) in a path-less value are ignored (Okta
+//!   sends `id`); targeting them by `path` is `mutability`.
+//! - `remove` with a filter that matches nothing succeeds (idempotent, so Entra does not retry
+//!   a removal of an already-removed member forever); `replace`/`add` on `attr[filter].sub` with
+//!   no match creates the value when the filter is `eq` terms joined by `and`, else `noTarget`.
+//! - Adding a value equal (by `value`, per its `caseExact`) to an existing one merges into it;
+//!   a `primary: true` set by an operation clears `primary` on the other values.
 
 mod bridge;
 mod coerce;
 mod error;
+mod members;
 mod normalize;
 mod ops;
 mod target;
@@ -29,6 +42,7 @@ mod tests;
 use serde_json::{Map, Value};
 
 pub use error::PatchError;
+pub use members::{MemberChanges, member_changes};
 pub use normalize::normalize;
 
 use error::kind;

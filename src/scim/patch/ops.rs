@@ -26,11 +26,18 @@ pub(super) fn apply_attr(
 ) -> Result<(), PatchError> {
     let whole = t.filter.is_none() && t.sub.is_none();
     // A value on `remove` only means something for `members` + `[{"value": …}]` (Entra).
-    let value_list = op == Op::Remove && whole && t.attr.multi_valued && value.is_some();
+    let value_list = op == Op::Remove
+        && whole
+        && t.attr.multi_valued
+        && value.as_ref().is_some_and(|v| !v.is_null());
     let value = match value {
         Some(v) if op != Op::Remove || value_list => coerce_for(t, v)?,
         _ => None,
     };
+    if value_list && value.is_none() {
+        // `[]` or `[{"$ref": null}]`: nothing named, nothing removed (never "all members").
+        return Ok(());
+    }
     let unassigns = (op == Op::Remove && !value_list) || (op == Op::Replace && value.is_none());
     if t.attr.required && whole && unassigns {
         return Err(PatchError::Mutability(format!(
@@ -150,11 +157,12 @@ fn multi(
         (false, None, Op::Remove, _) => items.clear(),
         // Selected items, whole.
         (true, None, Op::Remove, _) | (true, None, Op::Replace, None) => {
-            let mut i = 0;
-            items.retain(|_| {
-                i += 1;
-                !selected.contains(&(i - 1))
-            });
+            let mut keep = vec![true; items.len()];
+            for &i in &selected {
+                keep[i] = false;
+            }
+            let mut keep = keep.into_iter();
+            items.retain(|_| keep.next().unwrap_or(true));
         }
         (true, None, _, Some(_)) if selected.is_empty() => return Err(no_target(t)),
         (true, None, op, Some(v)) => {

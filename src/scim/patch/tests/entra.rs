@@ -177,6 +177,17 @@ fn tv16_remove_member_by_filter_without_value() {
 }
 
 #[test]
+fn remove_with_an_empty_value_list_removes_nothing() {
+    for value in [json!([]), json!([{"$ref": null}]), json!({})] {
+        let got = patch_group(json!([{"op":"Remove","path":"members","value":value}]));
+        assert_eq!(got, group(), "{value}");
+    }
+    // Without a value (or with null), `remove members` is RFC 7644's "remove all".
+    let got = patch_group(json!([{"op":"remove","path":"members","value":null}]));
+    assert!(got.get("members").is_none());
+}
+
+#[test]
 fn removing_the_last_member_unassigns_members() {
     let got = patch_group(
         json!([{"op":"Remove","path":"members","value":[{"value":"u1"},{"value":"u2"}]}]),

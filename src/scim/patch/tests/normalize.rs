@@ -106,3 +106,15 @@ fn normalize_errors() {
     let e = normalize(&mut json!("x"), &GROUP_RESOURCE).unwrap_err();
     assert_eq!(e.scim_type(), "invalidSyntax");
 }
+
+#[test]
+fn stringified_roles_and_duplicate_values_on_post() {
+    let mut b = json!({"userName":"u","roles":[
+        {"value":"{\"id\":\"06b0\",\"value\":\"Admin\",\"displayName\":\"Admin\"}","type":"T"},
+        {"value":"admin"}]});
+    normalize(&mut b, &USER_RESOURCE).unwrap();
+    assert_eq!(
+        b["roles"],
+        json!([{"value":"admin","display":"Admin","type":"T"}])
+    );
+}

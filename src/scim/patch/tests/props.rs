@@ -115,3 +115,23 @@ proptest! {
         prop_assert_eq!(apply_patch(&once, &USER_RESOURCE, &b).unwrap(), u);
     }
 }
+
+#[test]
+fn large_group_membership_changes_stay_fast() {
+    let members: Vec<Value> = (0..20_000)
+        .map(|i| json!({"value": format!("u{i}"), "type": "User"}))
+        .collect();
+    let g = json!({"displayName": "big", "members": members});
+    let start = std::time::Instant::now();
+    let b = body(json!([
+        {"op":"remove","path":"members[type eq \"User\" and not (value eq \"u7\")]"},
+        {"op":"add","path":"members","value":[{"value":"new"}]}
+    ]));
+    let got = apply_patch(&g, &GROUP_RESOURCE, &b).unwrap();
+    assert_eq!(member_ids(&got), ["u7", "new"]);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}

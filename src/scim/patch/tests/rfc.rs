@@ -239,3 +239,29 @@ fn attribute_names_are_case_insensitive_in_paths() {
     assert_eq!(got["displayName"], "D");
     assert!(got.get("DisplayName").is_none());
 }
+
+#[test]
+fn pathless_add_with_dotted_core_urn_and_filtered_keys() {
+    // Azure also sends path-less `add` (pond/scimitar#123); keys are paths, never literal names.
+    let got = patch_user(json!([{"op":"Add","value":{
+        "urn:ietf:params:scim:schemas:core:2.0:User:name.middleName":"M",
+        "addresses[type eq \"work\"].locality":"Oslo",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value":"m-7"}}]));
+    assert_eq!(got["name"]["middleName"], "M");
+    assert_eq!(got["addresses"], json!([{"type":"work","locality":"Oslo"}]));
+    assert_eq!(got[ENT]["manager"], json!({"value":"m-7"}));
+    let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+    assert!(
+        keys.iter().all(|k| !k.contains('.') || k.as_str() == ENT),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn patch_leaves_id_and_meta_alone() {
+    let got = patch_user(
+        json!([{"op":"replace","value":{"id":"x","meta":{"version":"W/\"9\""},"title":"T"}}]),
+    );
+    assert_eq!((&got["id"], &got["meta"]), (&user()["id"], &user()["meta"]));
+    assert_eq!(got["title"], "T");
+}
