@@ -1,4 +1,4 @@
-//! Evaluating a filter against a resource's SCIM JSON, and checking it against the schema.
+//! Evaluating a filter against a resource's SCIM JSON (schema checks are in `validate.rs`).
 //!
 //! Rules (RFC 7644 §3.4.2.2), and the choices where the RFC leaves room:
 //! - JSON keys are looked up case-insensitively; extension attributes live under their schema
