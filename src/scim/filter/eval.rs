@@ -1,4 +1,4 @@
-//! Evaluating a filter against a resource's SCIM JSON, and checking it against the schema.
+//! Evaluating a filter against a resource's SCIM JSON (schema checks are in `validate.rs`).
 //!
 //! Rules (RFC 7644 §3.4.2.2), and the choices where the RFC leaves room:
 //! - JSON keys are looked up case-insensitively; extension attributes live under their schema
@@ -21,8 +21,6 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use super::ast::{AttrPath, CompareOp, Filter};
-use super::lexer::quote;
-use super::parse::FilterError;
 use crate::scim::schema::{AttrType, Attribute, Mutability, ResourceType, Returned, Uniqueness};
 
 /// `schemas` (RFC 7643 §3) is not in the schema table but is filterable: RFC 7644's examples
@@ -45,17 +43,17 @@ static SCHEMAS: Attribute = Attribute {
 /// What paths are relative to: the resource, or one value of a multi-valued attribute
 /// inside `attr[…]`.
 #[derive(Clone, Copy)]
-enum Scope<'a> {
+pub(super) enum Scope<'a> {
     Resource(&'a ResourceType),
     Element(&'static Attribute),
 }
 
 /// A path resolved against the schema.
 #[derive(Clone, Copy)]
-struct Found {
-    attr: &'static Attribute,
+pub(super) struct Found {
+    pub attr: &'static Attribute,
     /// The sub-attribute, when the path names one.
-    sub: Option<&'static Attribute>,
+    pub sub: Option<&'static Attribute>,
     /// The URN of the extension schema holding `attr`: its values sit under that key.
     ext: Option<&'static str>,
 }
@@ -73,13 +71,6 @@ impl Filter {
             Value::Object(obj) => self.eval(obj, Scope::Resource(rt)),
             _ => false,
         }
-    }
-
-    /// Checks the filter against `rt`'s schema: every attribute exists, value paths apply to
-    /// complex attributes, and each comparison fits its attribute's type. The error is meant
-    /// for a 400 `invalidFilter` response.
-    pub fn validate(&self, rt: &ResourceType) -> Result<(), FilterError> {
-        self.check(Scope::Resource(rt))
     }
 
     /// The path and value when this filter is exactly `attr eq "string"`, for index lookups.
@@ -155,45 +146,10 @@ impl Filter {
             }
         }
     }
-
-    fn check(&self, scope: Scope<'_>) -> Result<(), FilterError> {
-        match self {
-            Filter::And(l, r) | Filter::Or(l, r) => {
-                l.check(scope)?;
-                r.check(scope)
-            }
-            Filter::Not(inner) => inner.check(scope),
-            Filter::Present(path) => resolve_or_err(scope, path).map(drop),
-            Filter::Compare { path, op, value } => {
-                let Found { attr, sub, .. } = resolve_or_err(scope, path)?;
-                let def = match compared(attr, sub) {
-                    Some(def) => def,
-                    None => {
-                        return Err(FilterError(format!(
-                            "{} is complex: compare one of its sub-attributes, such as {path}.{}",
-                            quote(&path.to_string()),
-                            attr.sub_attributes.first().map_or("value", |a| a.name)
-                        )));
-                    }
-                };
-                check_compare(path, def, *op, value)
-            }
-            Filter::ValuePath { attr, filter } => {
-                let Found { attr: def, sub, .. } = resolve_or_err(scope, attr)?;
-                if sub.is_some() || def.ty != AttrType::Complex {
-                    return Err(FilterError(format!(
-                        "{} is not a complex attribute, so it takes no value filter \"[…]\"",
-                        quote(&attr.to_string())
-                    )));
-                }
-                filter.check(Scope::Element(def))
-            }
-        }
-    }
 }
 
 /// Resolves `path` in `scope`.
-fn resolve(scope: Scope<'_>, path: &AttrPath) -> Option<Found> {
+pub(super) fn resolve(scope: Scope<'_>, path: &AttrPath) -> Option<Found> {
     match scope {
         Scope::Resource(rt) => {
             let Some(r) = rt.resolve(path) else {
@@ -230,27 +186,9 @@ fn resolve(scope: Scope<'_>, path: &AttrPath) -> Option<Found> {
     }
 }
 
-fn resolve_or_err(scope: Scope<'_>, path: &AttrPath) -> Result<Found, FilterError> {
-    resolve(scope, path).ok_or_else(|| {
-        FilterError(match scope {
-            Scope::Resource(rt) => format!(
-                "unknown attribute {} for {} resources",
-                quote(&path.to_string()),
-                rt.name
-            ),
-            Scope::Element(parent) => format!(
-                "{} is not a sub-attribute of {}; inside \"[…]\" name sub-attributes such as {}",
-                quote(&path.to_string()),
-                quote(parent.name),
-                parent.sub_attributes.first().map_or("value", |a| a.name)
-            ),
-        })
-    })
-}
-
 /// The definition a comparison uses: the sub-attribute, else the attribute itself, else (for a
 /// complex attribute) its `value` sub-attribute; `None` for a complex one without `value`.
-fn compared(
+pub(super) fn compared(
     attr: &'static Attribute,
     sub: Option<&'static Attribute>,
 ) -> Option<&'static Attribute> {
@@ -397,76 +335,4 @@ fn compare_str(a: &str, b: &str, case_exact: bool, op: CompareOp) -> bool {
         CompareOp::Ew => a.to_lowercase().ends_with(&b.to_lowercase()),
         op => ordered(lower(a).cmp(lower(b)), op),
     }
-}
-
-/// Does `op value` make sense for the attribute `def`?
-fn check_compare(
-    path: &AttrPath,
-    def: &Attribute,
-    op: CompareOp,
-    value: &Value,
-) -> Result<(), FilterError> {
-    let name = quote(&path.to_string());
-    let fail = |why: String| Err(FilterError(format!("{name} {op} {value}: {why}")));
-    let ordering = matches!(
-        op,
-        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-    );
-    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    if value.is_null() {
-        if matches!(op, CompareOp::Eq | CompareOp::Ne) {
-            return Ok(());
-        }
-        return fail(format!("\"{op}\" needs a value to compare with, not null"));
-    }
-    match def.ty {
-        AttrType::Boolean => {
-            if ordering || substring {
-                return fail(format!(
-                    "\"{op}\" is not defined for the boolean attribute {name}"
-                ));
-            }
-            if !value.is_boolean() {
-                return fail(format!(
-                    "{name} is a boolean; compare it with true or false"
-                ));
-            }
-        }
-        AttrType::Integer | AttrType::Decimal => {
-            if substring {
-                return fail(format!(
-                    "\"{op}\" applies to strings, and {name} is a number"
-                ));
-            }
-            if !value.is_number() {
-                return fail(format!("{name} is a number; compare it with a number"));
-            }
-        }
-        AttrType::Complex => {
-            return fail(format!(
-                "\"{op}\" is not defined for the complex attribute {name}"
-            ));
-        }
-        AttrType::DateTime => {
-            let Some(s) = value.as_str() else {
-                return fail(format!(
-                    "{name} is a dateTime; compare it with a quoted RFC 3339 timestamp"
-                ));
-            };
-            if !substring && s.parse::<Timestamp>().is_err() {
-                return fail(format!(
-                    "{} is not an RFC 3339 timestamp such as \"2011-05-13T04:42:34Z\"",
-                    quote(s)
-                ));
-            }
-        }
-        AttrType::String | AttrType::Reference | AttrType::Binary => {
-            if !value.is_string() {
-                return fail(format!(
-                    "{name} is a string; compare it with a string in double quotes"
-                ));
-            }
-        }
-    }
-    Ok(())
 }

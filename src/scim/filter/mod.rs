@@ -9,6 +9,7 @@ mod display;
 mod eval;
 mod lexer;
 mod parse;
+mod validate;
 
 pub use ast::{AttrPath, CompareOp, Filter, PatchPath};
 pub use parse::{FilterError, MAX_DEPTH, MAX_FILTER_LEN, parse_filter, parse_patch_path};

@@ -245,7 +245,6 @@ impl<'a> Parser<'a> {
     }
 
     /// `"[" orExp "]" ["." subAttr]` after `attr`; returns the filter and the sub-attribute.
-    #[allow(clippy::type_complexity)]
     fn value_filter(
         &mut self,
         attr: &AttrPath,

@@ -479,6 +479,14 @@ fn security_bounds() {
     // A long flat chain is fine (no recursion per operand) and stays left-grouped.
     let chain = vec!["a pr"; 400].join(" and ");
     assert_eq!(parse(&chain).conjuncts().len(), 400);
+    // The deepest tree the length bound allows (a left-grouped `or` chain of 512) can be
+    // evaluated, validated, printed, compared and dropped without exhausting the stack.
+    let widest = vec!["a pr"; 512].join(" or ");
+    assert!(widest.len() <= 4096);
+    let f = parse(&widest);
+    assert!(!f.matches(&json!({}), &crate::scim::schema::USER_RESOURCE));
+    assert!(f.validate(&crate::scim::schema::USER_RESOURCE).is_err());
+    assert_eq!(parse(&f.to_string()), f);
     // Error messages do not echo unbounded input.
     let e = err(&format!("{} foo", "y".repeat(1000)));
     assert!(e.len() < 250, "{e}");
