@@ -7,8 +7,8 @@
 
 pub mod api;
 pub mod envtest;
+pub mod metrics;
 pub mod rules;
 pub mod scim;
-pub mod metrics;
 pub mod serve;
 pub mod telemetry;

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use scim_operator::api;
 use scim_operator::metrics::Metrics;
 use scim_operator::serve::{self, ServeArgs};
 use scim_operator::telemetry::{self, LogFormat};
-use scim_operator::api;
 
 #[derive(Parser)]
 #[command(name = "scim-operator", version, about)]

@@ -41,9 +41,17 @@ impl Default for Metrics {
         let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 14))
         });
-        registry.register("scim_requests", "SCIM requests by resource, method and status", requests.clone());
+        registry.register(
+            "scim_requests",
+            "SCIM requests by resource, method and status",
+            requests.clone(),
+        );
         registry.register("scim_request_duration_seconds", "SCIM request latency", latency.clone());
-        Metrics { registry, requests, latency }
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
     }
 }
 
@@ -72,13 +80,27 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let response = next.run(request).await;
     metrics
         .requests
-        .get_or_create(&RequestLabels { resource: resource.clone(), method: method.clone(), status: response.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            resource: resource.clone(),
+            method: method.clone(),
+            status: response.status().as_u16(),
+        })
         .inc();
-    metrics.latency.get_or_create(&LatencyLabels { resource, method }).observe(started.elapsed().as_secs_f64());
+    metrics
+        .latency
+        .get_or_create(&LatencyLabels { resource, method })
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
 /// `GET /metrics`
 pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
-    ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode()).into_response()
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
+        .into_response()
 }

@@ -42,9 +42,13 @@ pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) ->
     server::router(state)
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: BoxError| async { ScimError::overloaded().into_response() }))
+                .layer(HandleErrorLayer::new(|_: BoxError| async {
+                    ScimError::overloaded().into_response()
+                }))
                 .load_shed()
-                .concurrency_limit(max_in_flight),
+                // Global: `Router::layer` instantiates a layer per route and method, and the
+                // limit must count every request together.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight)),
         )
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
 }
@@ -70,14 +74,19 @@ pub async fn run_scim(
         client: client.clone(),
         store: store.clone(),
         auth: Arc::new(Authenticator::new(client)),
-        config: ScimConfig { max_body_bytes: args.max_body_bytes, max_results: args.max_results },
+        config: ScimConfig {
+            max_body_bytes: args.max_body_bytes,
+            max_results: args.max_results,
+        },
     };
     let scim = tokio::net::TcpListener::bind(args.listen).await?;
     let probes = tokio::net::TcpListener::bind(args.probe_listen).await?;
     tracing::info!(scim = %scim.local_addr()?, probes = %probes.local_addr()?, "listening");
     let probe_server = axum::serve(probes, probe_app(store, metrics.clone()));
     tokio::spawn(async move { probe_server.await });
-    axum::serve(scim, scim_app(state, metrics, args.max_in_flight)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 

@@ -45,7 +45,9 @@ async fn entra_user_lifecycle_default_mode() {
     let (client, namespace, scim) = setup("entra-user").await;
 
     // TV01 Test Connection: no match is a 200 with an empty ListResponse.
-    let reply = scim.filter("/Users", "userName eq \"3f1c6a2e-0000-4000-8000-000000000000\"", "").await;
+    let reply = scim
+        .filter("/Users", "userName eq \"3f1c6a2e-0000-4000-8000-000000000000\"", "")
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["totalResults"], 0);
     assert_eq!(reply.body["Resources"], json!([]));
@@ -53,19 +55,33 @@ async fn entra_user_lifecycle_default_mode() {
 
     // TV03 create.
     let user_name = "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee";
-    let created = scim.post("/Users", &entra_user(user_name, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")).await;
+    let created = scim
+        .post("/Users", &entra_user(user_name, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"))
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(created.body["userName"], user_name);
     assert_eq!(created.body["meta"]["resourceType"], "User");
-    assert_eq!(created.body["meta"]["location"], format!("/scim/v2/{namespace}/entra/Users/{id}"));
+    assert_eq!(
+        created.body["meta"]["location"],
+        format!("/scim/v2/{namespace}/entra/Users/{id}")
+    );
     assert!(created.headers.contains_key("etag"));
-    assert_eq!(created.body["displayName"], "givenName familyName", "displayName falls back to the name parts");
+    assert_eq!(
+        created.body["displayName"], "givenName familyName",
+        "displayName falls back to the name parts"
+    );
 
     // Stored as a User custom resource whose name is the SCIM id.
-    let stored = Api::<User>::namespaced(client.clone(), &namespace).get(&id).await.unwrap();
+    let stored = Api::<User>::namespaced(client.clone(), &namespace)
+        .get(&id)
+        .await
+        .unwrap();
     assert_eq!(stored.spec.user_name, user_name);
-    assert_eq!(stored.spec.external_id.as_deref(), Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"));
+    assert_eq!(
+        stored.spec.external_id.as_deref(),
+        Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")
+    );
 
     // TV04 duplicate, also in another letter case.
     let duplicate = scim.post("/Users", &entra_user(&user_name.to_uppercase(), "x")).await;
@@ -74,10 +90,14 @@ async fn entra_user_lifecycle_default_mode() {
     assert_eq!(duplicate.body["status"], "409");
 
     // TV02 match by userName (case-insensitive) and by externalId.
-    let by_name = scim.filter("/Users", &format!("userName eq \"{}\"", user_name.to_lowercase()), "").await;
+    let by_name = scim
+        .filter("/Users", &format!("userName eq \"{}\"", user_name.to_lowercase()), "")
+        .await;
     assert_eq!(by_name.body["totalResults"], 1);
     assert_eq!(by_name.body["Resources"][0]["id"], id.as_str());
-    let by_external = scim.filter("/Users", "externalId eq \"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef\"", "").await;
+    let by_external = scim
+        .filter("/Users", "externalId eq \"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef\"", "")
+        .await;
     assert_eq!(by_external.body["totalResults"], 1);
 
     // TV06 replace a filtered multi-valued sub-attribute and a sub-attribute.
@@ -117,7 +137,10 @@ async fn entra_user_lifecycle_default_mode() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    assert_eq!(reply.body[ENTERPRISE]["manager"]["value"], "26118915-6090-4610-87e4-49d8ca9f808d");
+    assert_eq!(
+        reply.body[ENTERPRISE]["manager"]["value"],
+        "26118915-6090-4610-87e4-49d8ca9f808d"
+    );
 
     // TV10 roles with stringified values (AppRoleAssignmentsComplex).
     let reply = scim
@@ -130,24 +153,46 @@ async fn entra_user_lifecycle_default_mode() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    let roles: Vec<&str> = reply.body["roles"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = reply.body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["Admin", "User"]);
 
     // TV07 disable with the string "False"; the object says active: false.
-    let reply = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "Replace", "path": "active", "value": "False"}]))).await;
+    let reply = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["active"], false);
-    let stored = Api::<User>::namespaced(client.clone(), &namespace).get(&id).await.unwrap();
+    let stored = Api::<User>::namespaced(client.clone(), &namespace)
+        .get(&id)
+        .await
+        .unwrap();
     assert!(!stored.spec.active);
     // Inactive users are still returned (soft delete).
     assert_eq!(scim.get(&format!("/Users/{id}")).await.status, StatusCode::OK);
 
     // TV19 delete, then 404 with a SCIM error body.
-    assert_eq!(scim.delete(&format!("/Users/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.delete(&format!("/Users/{id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     let gone = scim.get(&format!("/Users/{id}")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(gone.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
-    assert!(Api::<User>::namespaced(client, &namespace).get_opt(&id).await.unwrap().is_none());
+    assert!(
+        Api::<User>::namespaced(client, &namespace)
+            .get_opt(&id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -173,7 +218,10 @@ async fn entra_flag_mode_patches() {
     assert_eq!(user["name"]["givenName"], "Kkom");
     assert_eq!(user["name"]["familyName"], "Unua");
     assert_eq!(user[ENTERPRISE]["employeeNumber"], "Aklq");
-    assert!(user.get("name.givenName").is_none(), "dotted keys must not be stored literally");
+    assert!(
+        user.get("name.givenName").is_none(),
+        "dotted keys must not be stored literally"
+    );
     assert_eq!(user["emails"].as_array().unwrap().len(), 1);
     assert_eq!(user["emails"][0]["type"], "work");
     // Disable with a real boolean; TV12 assertive roles replace.
@@ -191,7 +239,12 @@ async fn entra_flag_mode_patches() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["active"], false);
-    let roles: Vec<&str> = reply.body["roles"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = reply.body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["User", "Test"]);
 }
 
@@ -216,29 +269,54 @@ async fn entra_group_lifecycle() {
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let gid = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(created.body["members"], json!([]));
-    let again = scim.post("/Groups", &json!({"displayName": "ws-Sales-role-admin"})).await;
+    let again = scim
+        .post("/Groups", &json!({"displayName": "ws-Sales-role-admin"}))
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.scim_type(), "uniqueness");
 
     // TV14 lookup without members.
-    let found = scim.filter("/Groups", "displayName eq \"ws-Sales-role-admin\"", "excludedAttributes=members").await;
+    let found = scim
+        .filter(
+            "/Groups",
+            "displayName eq \"ws-Sales-role-admin\"",
+            "excludedAttributes=members",
+        )
+        .await;
     assert_eq!(found.body["totalResults"], 1);
     assert!(found.body["Resources"][0].get("members").is_none());
     assert_eq!(found.body["Resources"][0]["id"], gid.as_str());
 
     // TV15 add members (with "$ref": null); re-adding is a no-op.
     let add = |id: &str| patch(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": id}]}]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &add(&alice)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &add(&bob)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &add(&alice)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &add(&alice)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &add(&bob)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &add(&alice)).await.status,
+        StatusCode::NO_CONTENT
+    );
     let group = scim.get(&format!("/Groups/{gid}")).await;
-    let mut members: Vec<&str> = group.body["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    let mut members: Vec<&str> = group.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
     members.sort();
     let mut expected = vec![alice.as_str(), bob.as_str()];
     expected.sort();
     assert_eq!(members, expected);
     // Membership is stored on the member.
-    let stored = Api::<User>::namespaced(client.clone(), &namespace).get(&alice).await.unwrap();
+    let stored = Api::<User>::namespaced(client.clone(), &namespace)
+        .get(&alice)
+        .await
+        .unwrap();
     assert_eq!(stored.spec.groups, vec![gid.clone()]);
     // The user shows its groups.
     let user = scim.get(&format!("/Users/{alice}")).await;
@@ -250,13 +328,22 @@ async fn entra_group_lifecycle() {
 
     // TV16 default remove by value list: only that member goes.
     let remove = patch(json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": alice}]}]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &remove).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &remove).await.status,
+        StatusCode::NO_CONTENT
+    );
     let group = scim.get(&format!("/Groups/{gid}")).await;
-    assert_eq!(group.body["members"], json!([{"value": bob, "display": "bob@contoso.com", "$ref": format!("/scim/v2/{namespace}/entra/Users/{bob}"), "type": "User"}]));
+    assert_eq!(
+        group.body["members"],
+        json!([{"value": bob, "display": "bob@contoso.com", "$ref": format!("/scim/v2/{namespace}/entra/Users/{bob}"), "type": "User"}])
+    );
 
     // TV16 flag form: remove by filter, no value.
     let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &remove).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &remove).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(scim.get(&format!("/Groups/{gid}")).await.body["members"], json!([]));
 
     // Adding an unknown user is refused and changes nothing.
@@ -266,13 +353,25 @@ async fn entra_group_lifecycle() {
 
     // TV17 rename.
     let rename = patch(json!([{"op": "Replace", "path": "displayName", "value": "ws-Sales-role-member"}]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &rename).await.status, StatusCode::NO_CONTENT);
-    let stored = Api::<Group>::namespaced(client.clone(), &namespace).get(&gid).await.unwrap();
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &rename).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let stored = Api::<Group>::namespaced(client.clone(), &namespace)
+        .get(&gid)
+        .await
+        .unwrap();
     assert_eq!(stored.spec.display_name, "ws-Sales-role-member");
 
     // TV19 delete: memberships go with the group.
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &add(&alice)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(scim.delete(&format!("/Groups/{gid}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &add(&alice)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        scim.delete(&format!("/Groups/{gid}")).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(scim.get(&format!("/Groups/{gid}")).await.status, StatusCode::NOT_FOUND);
     let stored = Api::<User>::namespaced(client, &namespace).get(&alice).await.unwrap();
     assert!(stored.spec.groups.is_empty());
@@ -282,7 +381,13 @@ async fn entra_group_lifecycle() {
 async fn okta_sequences() {
     let (_, _, scim) = setup("okta").await;
     // TV21 lookup with paging parameters, no match.
-    let reply = scim.filter("/Users", "userName eq \"test.user@okta.local\"", "startIndex=1&count=100").await;
+    let reply = scim
+        .filter(
+            "/Users",
+            "userName eq \"test.user@okta.local\"",
+            "startIndex=1&count=100",
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["totalResults"], 0);
     assert_eq!(reply.body["startIndex"], 1);
@@ -292,7 +397,10 @@ async fn okta_sequences() {
             "name": {"givenName": "Test", "familyName": "User"}, "emails": [{"value": "test.user@okta.local", "primary": true, "type": "work"}], "groups": []}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    assert!(created.body.get("password").is_none(), "passwords are never stored or returned");
+    assert!(
+        created.body.get("password").is_none(),
+        "passwords are never stored or returned"
+    );
     let id = created.body["id"].as_str().unwrap().to_string();
     let mut profile = created.body.clone();
     profile["name"]["familyName"] = json!("Renamed");
@@ -300,7 +408,12 @@ async fn okta_sequences() {
     assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
     assert_eq!(replaced.body["name"]["familyName"], "Renamed");
     // TV20 deactivate with a path-less replace.
-    let reply = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "replace", "value": {"active": false}}]))).await;
+    let reply = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "replace", "value": {"active": false}}])),
+        )
+        .await;
     assert_eq!(reply.body["active"], false);
 
     // Push Groups: create with members: [], rename path-less with read-only id, member filter-remove + add.
@@ -309,24 +422,48 @@ async fn okta_sequences() {
     assert_eq!(group.status, StatusCode::CREATED);
     let gid = group.body["id"].as_str().unwrap().to_string();
     let rename = patch(json!([{"op": "replace", "value": {"id": gid, "displayName": "Test SCIMv2"}}]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &rename).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &rename).await.status,
+        StatusCode::NO_CONTENT
+    );
     let swap = patch(json!([
         {"op": "add", "path": "members", "value": [{"value": id}]},
     ]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &swap).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &swap).await.status,
+        StatusCode::NO_CONTENT
+    );
     let swap = patch(json!([
         {"op": "remove", "path": format!("members[value eq \"{id}\"]")},
         {"op": "add", "path": "members", "value": [{"value": other}]}
     ]));
-    assert_eq!(scim.patch(&format!("/Groups/{gid}"), &swap).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim.patch(&format!("/Groups/{gid}"), &swap).await.status,
+        StatusCode::NO_CONTENT
+    );
     let group = scim.get(&format!("/Groups/{gid}")).await;
     assert_eq!(group.body["displayName"], "Test SCIMv2");
-    let members: Vec<&str> = group.body["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    let members: Vec<&str> = group.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
     assert_eq!(members, [other.as_str()]);
     // PUT replaces the member list.
-    let put = scim.put(&format!("/Groups/{gid}"), &json!({"displayName": "Test SCIMv2", "members": [{"value": id}]})).await;
+    let put = scim
+        .put(
+            &format!("/Groups/{gid}"),
+            &json!({"displayName": "Test SCIMv2", "members": [{"value": id}]}),
+        )
+        .await;
     assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
-    let members: Vec<&str> = put.body["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    let members: Vec<&str> = put.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
     assert_eq!(members, [id.as_str()]);
 }
 
@@ -344,8 +481,12 @@ async fn filters_paging_sorting_and_attribute_selection() {
         assert_eq!(reply.status, StatusCode::CREATED);
     }
     let names = |reply: &support::scim::Reply| -> Vec<String> {
-        let mut v: Vec<String> =
-            reply.body["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> = reply.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap().to_string())
+            .collect();
         v.sort();
         v
     };
@@ -360,18 +501,32 @@ async fn filters_paging_sorting_and_attribute_selection() {
         ("title ne \"Engineer\"", vec!["bob@x.io"]),
         ("not (title eq \"Engineer\")", vec!["bob@x.io"]),
         ("active eq true and title eq \"engineer\"", vec!["ann@x.io", "cat@y.io"]),
-        ("userName eq \"ann@x.io\" or userName eq \"bob@x.io\"", vec!["ann@x.io", "bob@x.io"]),
-        ("(title eq \"Manager\" or userName sw \"c\") and active eq false", vec!["bob@x.io"]),
+        (
+            "userName eq \"ann@x.io\" or userName eq \"bob@x.io\"",
+            vec!["ann@x.io", "bob@x.io"],
+        ),
+        (
+            "(title eq \"Manager\" or userName sw \"c\") and active eq false",
+            vec!["bob@x.io"],
+        ),
         ("emails[type eq \"work\" and value co \"x.io\"]", vec!["ann@x.io"]),
         ("emails[type eq \"work\"].value eq \"cat@y.io\"", vec!["cat@y.io"]),
-        ("meta.created gt \"2000-01-01T00:00:00Z\"", vec!["ann@x.io", "bob@x.io", "cat@y.io"]),
+        (
+            "meta.created gt \"2000-01-01T00:00:00Z\"",
+            vec!["ann@x.io", "bob@x.io", "cat@y.io"],
+        ),
     ] {
         let reply = scim.filter("/Users", filter, "").await;
         assert_eq!(reply.status, StatusCode::OK, "{filter}: {:?}", reply.body);
         assert_eq!(names(&reply), expected, "{filter}");
     }
     // Bad filters are 400 invalidFilter with a detail.
-    for bad in ["userName eq", "userName zz \"a\"", "(userName eq \"a\"", "noSuchAttribute eq \"a\""] {
+    for bad in [
+        "userName eq",
+        "userName zz \"a\"",
+        "(userName eq \"a\"",
+        "noSuchAttribute eq \"a\"",
+    ] {
         let reply = scim.filter("/Users", bad, "").await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(reply.scim_type(), "invalidFilter", "{bad}");
@@ -386,7 +541,9 @@ async fn filters_paging_sorting_and_attribute_selection() {
     let desc = scim.get("/Users?sortBy=userName&sortOrder=descending").await;
     assert_eq!(desc.body["Resources"][0]["userName"], "cat@y.io");
     // Attribute selection keeps id and schemas.
-    let selected = scim.get("/Users?attributes=userName&filter=userName%20eq%20%22ann@x.io%22").await;
+    let selected = scim
+        .get("/Users?attributes=userName&filter=userName%20eq%20%22ann@x.io%22")
+        .await;
     let resource = selected.body["Resources"][0].as_object().unwrap();
     let mut keys: Vec<&String> = resource.keys().collect();
     keys.sort();
@@ -405,14 +562,43 @@ async fn etags_and_preconditions() {
     let etag = first.headers["etag"].to_str().unwrap().to_string();
     assert_eq!(first.body["meta"]["version"], etag.as_str());
     let change = patch(json!([{"op": "replace", "path": "title", "value": "One"}]));
-    let ok = scim.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(&change), &[("If-Match", &etag)]).await;
+    let ok = scim
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(&change),
+            &[("If-Match", &etag)],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
-    assert_ne!(ok.headers["etag"].to_str().unwrap(), etag, "a write changes the version");
-    let stale = scim.send(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(&change), &[("If-Match", &etag)]).await;
+    assert_ne!(
+        ok.headers["etag"].to_str().unwrap(),
+        etag,
+        "a write changes the version"
+    );
+    let stale = scim
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(&change),
+            &[("If-Match", &etag)],
+        )
+        .await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    let stale_delete = scim.send(reqwest::Method::DELETE, &format!("/Users/{id}"), None, &[("If-Match", &etag)]).await;
+    let stale_delete = scim
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/Users/{id}"),
+            None,
+            &[("If-Match", &etag)],
+        )
+        .await;
     assert_eq!(stale_delete.status, StatusCode::PRECONDITION_FAILED);
-    assert_eq!(scim.get(&format!("/Users/{id}")).await.status, StatusCode::OK, "a refused delete deletes nothing");
+    assert_eq!(
+        scim.get(&format!("/Users/{id}")).await.status,
+        StatusCode::OK,
+        "a refused delete deletes nothing"
+    );
 }
 
 #[tokio::test]
@@ -422,26 +608,68 @@ async fn errors_are_scim_bodies() {
     let no_token = reqwest::get(format!("{}/Users", scim.base)).await.unwrap();
     assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(no_token.headers()["content-type"], "application/scim+json");
-    assert_eq!(scim.with_token("wrong").get("/Users").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        scim.with_token("wrong").get("/Users").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let other_ns = support::fresh_namespace(&client, "errors-other").await;
     let other_token = create_directory(&client, &other_ns, "okta").await;
-    assert_eq!(scim.with_token(&other_token).get("/Users").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        scim.with_token(&other_token).get("/Users").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // 404 for an unknown resource and an unknown directory.
     assert_eq!(scim.get("/Users/u-nope").await.status, StatusCode::NOT_FOUND);
-    let unknown_dir = scim.base.replace(&format!("/{namespace}/entra"), &format!("/{namespace}/nope"));
-    let reply = reqwest::Client::new().get(format!("{unknown_dir}/Users")).bearer_auth(&scim.token).send().await.unwrap();
+    let unknown_dir = scim
+        .base
+        .replace(&format!("/{namespace}/entra"), &format!("/{namespace}/nope"));
+    let reply = reqwest::Client::new()
+        .get(format!("{unknown_dir}/Users"))
+        .bearer_auth(&scim.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status(), StatusCode::NOT_FOUND);
     // 400s with scimType.
     let reply = scim.post("/Users", &json!({"displayName": "no userName"})).await;
-    assert_eq!((reply.status, reply.scim_type()), (StatusCode::BAD_REQUEST, "invalidValue"));
-    let reply = scim.post("/Users", &json!({"userName": "x@x.io", "active": "perhaps"})).await;
-    assert_eq!((reply.status, reply.scim_type()), (StatusCode::BAD_REQUEST, "invalidValue"));
+    assert_eq!(
+        (reply.status, reply.scim_type()),
+        (StatusCode::BAD_REQUEST, "invalidValue")
+    );
+    let reply = scim
+        .post("/Users", &json!({"userName": "x@x.io", "active": "perhaps"}))
+        .await;
+    assert_eq!(
+        (reply.status, reply.scim_type()),
+        (StatusCode::BAD_REQUEST, "invalidValue")
+    );
     let id = scim.create_user("valid@x.io").await;
-    let reply = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "replace", "path": "noSuchThing", "value": 1}]))).await;
-    assert_eq!((reply.status, reply.scim_type()), (StatusCode::BAD_REQUEST, "invalidPath"));
-    let reply = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "replace", "path": "id", "value": "other"}]))).await;
-    assert_eq!((reply.status, reply.scim_type()), (StatusCode::BAD_REQUEST, "mutability"));
-    let reply = scim.patch(&format!("/Users/{id}"), &patch(json!([{"op": "jump", "path": "title", "value": "x"}]))).await;
+    let reply = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "replace", "path": "noSuchThing", "value": 1}])),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.scim_type()),
+        (StatusCode::BAD_REQUEST, "invalidPath")
+    );
+    let reply = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "replace", "path": "id", "value": "other"}])),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.scim_type()),
+        (StatusCode::BAD_REQUEST, "mutability")
+    );
+    let reply = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &patch(json!([{"op": "jump", "path": "title", "value": "x"}])),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     // An atomic PATCH: the failing second op leaves the first unapplied.
     let reply = scim
@@ -480,7 +708,12 @@ async fn discovery_describes_what_is_supported() {
     let schemas = scim.get("/Schemas").await;
     assert_eq!(schemas.body["totalResults"], 3);
     let user = scim.get(&format!("/Schemas/{USER_SCHEMA}")).await;
-    let user_name = user.body["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();
+    let user_name = user.body["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .unwrap();
     assert_eq!(user_name["uniqueness"], "server");
     assert_eq!(user_name["caseExact"], false);
     assert_eq!(user_name["mutability"], "readWrite");
@@ -494,8 +727,20 @@ async fn concurrent_creates_of_one_user_name_store_one_user() {
     let namespace = support::fresh_namespace(&client, "race").await;
     let token = create_directory(&client, &namespace, "entra").await;
     // Two replicas, each with its own cache: uniqueness cannot rely on either cache.
-    let a = Scim::connect(spawn_server(client.clone(), ServerOptions::default()).await, &namespace, "entra", &token).await;
-    let b = Scim::connect(spawn_server(client.clone(), ServerOptions::default()).await, &namespace, "entra", &token).await;
+    let a = Scim::connect(
+        spawn_server(client.clone(), ServerOptions::default()).await,
+        &namespace,
+        "entra",
+        &token,
+    )
+    .await;
+    let b = Scim::connect(
+        spawn_server(client.clone(), ServerOptions::default()).await,
+        &namespace,
+        "entra",
+        &token,
+    )
+    .await;
     let body = json!({"userName": "race@x.io"});
     let replies = futures::future::join_all((0..24).map(|i| {
         let scim = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -503,9 +748,20 @@ async fn concurrent_creates_of_one_user_name_store_one_user() {
         async move { scim.post("/Users", &body).await.status }
     }))
     .await;
-    assert_eq!(replies.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{replies:?}");
-    assert_eq!(replies.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 23, "{replies:?}");
-    let stored = Api::<User>::namespaced(client, &namespace).list(&Default::default()).await.unwrap();
+    assert_eq!(
+        replies.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        1,
+        "{replies:?}"
+    );
+    assert_eq!(
+        replies.iter().filter(|s| **s == StatusCode::CONFLICT).count(),
+        23,
+        "{replies:?}"
+    );
+    let stored = Api::<User>::namespaced(client, &namespace)
+        .list(&Default::default())
+        .await
+        .unwrap();
     assert_eq!(stored.items.len(), 1);
 }
 
@@ -515,7 +771,14 @@ async fn token_rotation_takes_effect_without_restart() {
     let new_token = "rotated-token-0123456789";
     let secrets = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client, &namespace);
     let patch_body = json!({"stringData": {"token": new_token}});
-    secrets.patch("entra-token", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch_body)).await.unwrap();
+    secrets
+        .patch(
+            "entra-token",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch_body),
+        )
+        .await
+        .unwrap();
     // The new token works at once: a miss re-reads the Secret.
     let deadline = tokio::time::Instant::now() + support::WAIT;
     while scim.with_token(new_token).get("/Users").await.status != StatusCode::OK {
@@ -534,7 +797,14 @@ async fn overload_answers_429_with_retry_after() {
     let client = support::client().await;
     let namespace = support::fresh_namespace(&client, "overload").await;
     let token = create_directory(&client, &namespace, "entra").await;
-    let addr = spawn_server(client, ServerOptions { max_in_flight: 1, ..Default::default() }).await;
+    let addr = spawn_server(
+        client,
+        ServerOptions {
+            max_in_flight: 1,
+            ..Default::default()
+        },
+    )
+    .await;
     let scim = Scim::connect(addr, &namespace, "entra", &token).await;
     // Hold the only slot with a request whose body never finishes arriving.
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();

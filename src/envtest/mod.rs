@@ -165,12 +165,7 @@ impl ControlPlane {
         ]
     }
 
-    fn apiserver_args(
-        &mut self,
-        etcd_client: u16,
-        port: u16,
-        options: &Options,
-    ) -> anyhow::Result<Vec<String>> {
+    fn apiserver_args(&mut self, etcd_client: u16, port: u16, options: &Options) -> anyhow::Result<Vec<String>> {
         let pki = self.dir.join("pki");
         let file = |name: &str| pki.join(name).display().to_string();
         let mut args = vec![
@@ -351,9 +346,7 @@ current-context: envtest
         let mut command = Command::new(self.bin_dir.join("kubectl"));
         command.arg("--kubeconfig").arg(self.kubeconfig_path());
         // A private discovery cache: the shared ~/.kube/cache may hold another run's port.
-        command
-            .arg("--cache-dir")
-            .arg(self.dir.join("kubectl-cache"));
+        command.arg("--cache-dir").arg(self.dir.join("kubectl-cache"));
         command.args(args);
         command
     }
@@ -373,14 +366,8 @@ current-context: envtest
     }
 
     /// A client authenticating as `user` in `groups`, see [`ControlPlane::user_kubeconfig`].
-    pub async fn client_for_user(
-        &self,
-        user: &str,
-        groups: &[&str],
-    ) -> anyhow::Result<kube::Client> {
-        let config = self
-            .config_from(&self.user_kubeconfig(user, groups)?)
-            .await?;
+    pub async fn client_for_user(&self, user: &str, groups: &[&str]) -> anyhow::Result<kube::Client> {
+        let config = self.config_from(&self.user_kubeconfig(user, groups)?).await?;
         Ok(kube::Client::try_from(config)?)
     }
 
@@ -421,10 +408,7 @@ fn free_ports() -> anyhow::Result<[u16; 3]> {
     let listeners = [(); 3].map(|()| std::net::TcpListener::bind("127.0.0.1:0"));
     let mut ports = [0; 3];
     for (port, listener) in ports.iter_mut().zip(listeners) {
-        *port = listener
-            .context("finding a free loopback port")?
-            .local_addr()?
-            .port();
+        *port = listener.context("finding a free loopback port")?.local_addr()?.port();
     }
     Ok(ports)
 }

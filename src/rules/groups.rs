@@ -134,10 +134,7 @@ mod tests {
         let plain = GroupInfo::new("Everyone");
         assert_eq!(plain.workspace(), None);
         assert_eq!(plain.reason(), reason::NO_WORKSPACE_PREFIX);
-        assert_eq!(
-            plain.message(),
-            "plain group, no bindings: does not start with \"ws-\""
-        );
+        assert_eq!(plain.message(), "plain group, no bindings: does not start with \"ws-\"");
         assert_eq!(
             plain.kind,
             GroupKind::Plain {

@@ -24,21 +24,17 @@ mod roles;
 mod workspace;
 
 pub use domains::{AllowedDomains, DomainRejection, user_address};
-pub use group_name::{
-    GroupKind, NotWorkspaceGroup, ROLE_SEPARATOR, WORKSPACE_PREFIX, parse_group_name,
-};
+pub use group_name::{GroupKind, NotWorkspaceGroup, ROLE_SEPARATOR, WORKSPACE_PREFIX, parse_group_name};
 pub use groups::{GroupIndex, GroupInfo};
 pub use names::{
-    MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name,
-    workspace_binding_name, workspace_key, workspace_object_name,
+    MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name, workspace_binding_name,
+    workspace_key, workspace_object_name,
 };
-pub use plan::{
-    DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user,
-};
+pub use plan::{DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user};
 pub use roles::{org_role, resolve, workspace_role};
 pub use workspace::{
-    MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces,
-    workspace_summaries, workspace_summary,
+    MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces, workspace_summaries,
+    workspace_summary,
 };
 
 /// Condition reasons (CamelCase) for what the rules decide.

@@ -48,8 +48,7 @@ pub fn plan_workspaces<'a>(
     }
     let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
     for (id, info) in groups {
-        let (GroupKind::Workspace { group, role }, Some(name)) = (&info.kind, &info.workspace_name)
-        else {
+        let (GroupKind::Workspace { group, role }, Some(name)) = (&info.kind, &info.workspace_name) else {
             continue;
         };
         let entry = acc.entry(name).or_insert_with(|| Acc {

@@ -48,7 +48,10 @@ pub fn token_hash(token: &str) -> String {
 
 fn matches_any(candidate: &Digest32, digests: &[Digest32]) -> bool {
     // Fold without short-circuit so timing does not reveal which entry matched.
-    digests.iter().fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(candidate)).into()
+    digests
+        .iter()
+        .fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(candidate))
+        .into()
 }
 
 impl Authenticator {
@@ -59,7 +62,11 @@ impl Authenticator {
 
     /// An authenticator that re-reads Secrets after `ttl`: how long a revoked token keeps working.
     pub fn with_ttl(client: Client, ttl: Duration) -> Self {
-        Authenticator { client, ttl, secrets: Mutex::new(HashMap::new()) }
+        Authenticator {
+            client,
+            ttl,
+            secrets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Accepts the request when `authorization` carries a token of `directory`.
@@ -98,7 +105,11 @@ impl Authenticator {
             return Err(ScimError::unauthorized());
         }
         let digests = self.fetch(&key).await?;
-        if matches_any(&presented, &digests) { Ok(()) } else { Err(ScimError::unauthorized()) }
+        if matches_any(&presented, &digests) {
+            Ok(())
+        } else {
+            Err(ScimError::unauthorized())
+        }
     }
 
     fn cached(&self, key: &(String, String, String)) -> (Option<Vec<Digest32>>, Duration) {
@@ -111,8 +122,14 @@ impl Authenticator {
 
     async fn fetch(&self, key: &(String, String, String)) -> ScimResult<Vec<Digest32>> {
         let (namespace, name, data_key) = key;
-        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace).get_opt(name).await?;
-        let digests = match secret.as_ref().and_then(|s| s.data.as_ref()).and_then(|d| d.get(data_key)) {
+        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
+            .get_opt(name)
+            .await?;
+        let digests = match secret
+            .as_ref()
+            .and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get(data_key))
+        {
             Some(bytes) => String::from_utf8_lossy(&bytes.0)
                 .lines()
                 .map(str::trim)
@@ -124,10 +141,13 @@ impl Authenticator {
                 Vec::new()
             }
         };
-        self.secrets
-            .lock()
-            .expect("secret cache lock")
-            .insert(key.clone(), CachedSecret { digests: digests.clone(), fetched: Instant::now() });
+        self.secrets.lock().expect("secret cache lock").insert(
+            key.clone(),
+            CachedSecret {
+                digests: digests.clone(),
+                fetched: Instant::now(),
+            },
+        );
         Ok(digests)
     }
 }

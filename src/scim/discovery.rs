@@ -65,7 +65,12 @@ fn resource_type_json(rt: &ResourceType, base_url: &str) -> Value {
 
 /// `GET /ResourceTypes`
 pub async fn resource_types(auth: Authorized) -> Response {
-    list(RESOURCE_TYPES.iter().map(|rt| resource_type_json(rt, &auth.base_url)).collect())
+    list(
+        RESOURCE_TYPES
+            .iter()
+            .map(|rt| resource_type_json(rt, &auth.base_url))
+            .collect(),
+    )
 }
 
 /// `GET /ResourceTypes/{name}`
@@ -75,13 +80,20 @@ pub async fn resource_type(auth: Authorized, Path(params): Path<HashMap<String, 
         .iter()
         .find(|rt| rt.name == name)
         .ok_or_else(|| ScimError::not_found(format!("resource type {name:?} not found")))?;
-    Ok(scim_response(StatusCode::OK, &resource_type_json(rt, &auth.base_url), None))
+    Ok(scim_response(
+        StatusCode::OK,
+        &resource_type_json(rt, &auth.base_url),
+        None,
+    ))
 }
 
 fn camel<T: std::fmt::Debug>(value: T) -> String {
     let text = format!("{value:?}");
     let mut chars = text.chars();
-    chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 fn attribute_json(a: &Attribute) -> Value {
@@ -138,5 +150,9 @@ pub async fn schema(auth: Authorized, Path(params): Path<HashMap<String, String>
     let schema = all_schemas()
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .ok_or_else(|| ScimError::not_found(format!("schema {id:?} not found")))?;
-    Ok(scim_response(StatusCode::OK, &schema_json(schema, &auth.base_url), None))
+    Ok(scim_response(
+        StatusCode::OK,
+        &schema_json(schema, &auth.base_url),
+        None,
+    ))
 }

@@ -24,7 +24,11 @@ pub struct ScimError {
 
 impl ScimError {
     fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into() }
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
     /// 400 with a `scimType` such as `invalidValue` or `invalidFilter`.
     pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
@@ -48,11 +52,19 @@ impl ScimError {
     }
     /// 413: the body is larger than the configured limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, None, format!("request body exceeds {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            format!("request body exceeds {limit} bytes"),
+        )
     }
     /// 429: too many requests in flight; retry later.
     pub fn overloaded() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, None, "server is at capacity; retry after the indicated delay")
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            "server is at capacity; retry after the indicated delay",
+        )
     }
     /// 503: the Kubernetes API server cannot be reached or is not ready.
     pub fn unavailable(detail: impl Into<String>) -> Self {
@@ -77,7 +89,10 @@ impl IntoResponse for ScimError {
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         response

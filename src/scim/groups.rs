@@ -30,7 +30,10 @@ fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> 
         ns.members(&group.name_any())
             .filter_map(|id| {
                 let user = ns.users.get(id)?;
-                Some(Reference { id, display: user.spec.display_name.as_deref().or(Some(&user.spec.user_name)) })
+                Some(Reference {
+                    id,
+                    display: user.spec.display_name.as_deref().or(Some(&user.spec.user_name)),
+                })
             })
             .collect()
     });
@@ -54,33 +57,54 @@ fn mentions_members(filter: &Filter) -> bool {
 
 /// `GET /Groups`: indexed lookups for `displayName eq`, `externalId eq`, `id eq` and
 /// `members.value eq`; `excludedAttributes=members` never touches the members.
-pub async fn list(auth: Authorized, State(state): State<AppState>, Query(query): Query<list::Query>) -> ScimResult<Response> {
+pub async fn list(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Query(query): Query<list::Query>,
+) -> ScimResult<Response> {
     let request = ListRequest::parse(&query, &GROUP_RESOURCE, state.config.max_results)?;
-    let with_members =
-        request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members);
+    let with_members = request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members);
     Ok(state.store.read(&auth.namespace, |ns| {
         let candidates: Vec<&Group> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
             Some(groups) => groups,
             None => ns.groups.values().map(AsRef::as_ref).collect(),
         };
-        request.respond(candidates.into_iter().map(|g| render(ns, g, &auth.base_url, with_members)), &GROUP_RESOURCE)
+        request.respond(
+            candidates
+                .into_iter()
+                .map(|g| render(ns, g, &auth.base_url, with_members)),
+            &GROUP_RESOURCE,
+        )
     }))
 }
 
 fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Group>> {
     filter.conjuncts().into_iter().find_map(|c| {
         let (path, value) = c.simple_eq()?;
-        if path.schema.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(GROUP_RESOURCE.schema.id)) {
+        if path
+            .schema
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(GROUP_RESOURCE.schema.id))
+        {
             return None;
         }
-        match (path.attr.to_ascii_lowercase().as_str(), path.sub_attr.as_deref().map(str::to_ascii_lowercase)) {
+        match (
+            path.attr.to_ascii_lowercase().as_str(),
+            path.sub_attr.as_deref().map(str::to_ascii_lowercase),
+        ) {
             ("displayname", None) => Some(ns.group_by_name(value).map(AsRef::as_ref).into_iter().collect()),
             ("externalid", None) => Some(ns.groups_by_external_id(value).map(AsRef::as_ref).collect()),
             ("id", None) => Some(ns.groups.get(value).map(AsRef::as_ref).into_iter().collect()),
             ("members", Some(sub)) if sub == "value" => Some(
                 ns.users
                     .get(value)
-                    .map(|u| u.spec.groups.iter().filter_map(|g| ns.groups.get(g).map(AsRef::as_ref)).collect())
+                    .map(|u| {
+                        u.spec
+                            .groups
+                            .iter()
+                            .filter_map(|g| ns.groups.get(g).map(AsRef::as_ref))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             _ => None,
@@ -92,7 +116,9 @@ async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<Group> 
     if let Some(group) = state.store.read(namespace, |ns| ns.groups.get(id).cloned()) {
         return Ok((*group).clone());
     }
-    let found = Api::<Group>::namespaced(state.client.clone(), namespace).get_opt(id).await?;
+    let found = Api::<Group>::namespaced(state.client.clone(), namespace)
+        .get_opt(id)
+        .await?;
     let group = found
         .filter(|g| g.metadata.deletion_timestamp.is_none())
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
@@ -101,7 +127,9 @@ async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<Group> 
 }
 
 fn respond(state: &AppState, auth: &Authorized, group: &Group, status: StatusCode, selection: &Selection) -> Response {
-    let mut body = state.store.read(&auth.namespace, |ns| render(ns, group, &auth.base_url, selection.wants("members")));
+    let mut body = state.store.read(&auth.namespace, |ns| {
+        render(ns, group, &auth.base_url, selection.wants("members"))
+    });
     selection.apply(&mut body, &GROUP_RESOURCE);
     scim_response(status, &body, Some(&etag(group)))
 }
@@ -114,7 +142,13 @@ pub async fn get(
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
     let group = find(&state, &auth.namespace, &params["id"]).await?;
-    Ok(respond(&state, &auth, &group, StatusCode::OK, &Selection::parse(&query, &GROUP_RESOURCE)))
+    Ok(respond(
+        &state,
+        &auth,
+        &group,
+        StatusCode::OK,
+        &Selection::parse(&query, &GROUP_RESOURCE),
+    ))
 }
 
 fn parse_body(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<String>>)> {
@@ -124,9 +158,14 @@ fn parse_body(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<String>>)> {
 
 /// Refuses members that are not Users of this directory, before anything is written.
 fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeSet<String>) -> ScimResult<()> {
-    let missing = state.store.read(namespace, |ns| members.iter().find(|m| !ns.users.contains_key(*m)).cloned());
+    let missing = state.store.read(namespace, |ns| {
+        members.iter().find(|m| !ns.users.contains_key(*m)).cloned()
+    });
     match missing {
-        Some(id) => Err(ScimError::bad_request("invalidValue", format!("member {id:?} is not a User of this directory"))),
+        Some(id) => Err(ScimError::bad_request(
+            "invalidValue",
+            format!("member {id:?} is not a User of this directory"),
+        )),
         None => Ok(()),
     }
 }
@@ -136,7 +175,10 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
     let (spec, members) = parse_body(body)?;
     let members: BTreeSet<String> = members.unwrap_or_default().into_iter().collect();
     let display_name = spec.display_name.clone();
-    if state.store.read(&auth.namespace, |ns| ns.group_by_name(&display_name).is_some()) {
+    if state
+        .store
+        .read(&auth.namespace, |ns| ns.group_by_name(&display_name).is_some())
+    {
         return Err(conflict(&display_name));
     }
     check_members_exist(&state, &auth.namespace, &members)?;
@@ -154,7 +196,13 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
     let members: Vec<String> = members.into_iter().collect();
     set_membership(&state, &auth.namespace, &created.name_any(), &members, true).await?;
     tracing::info!(namespace = %auth.namespace, id = %created.name_any(), members = members.len(), "group created");
-    Ok(respond(&state, &auth, &created, StatusCode::CREATED, &Selection::default()))
+    Ok(respond(
+        &state,
+        &auth,
+        &created,
+        StatusCode::CREATED,
+        &Selection::default(),
+    ))
 }
 
 /// Applies a new spec and member set to a group: the group object only when its spec changed,
@@ -170,10 +218,15 @@ async fn update(
     for attempt in 0..UPDATE_ATTEMPTS {
         let current = match attempt {
             0 => find(state, &auth.namespace, id).await?,
-            _ => api.get_opt(id).await?.ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?,
+            _ => api
+                .get_opt(id)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?,
         };
         check_if_match(headers, &etag(&current))?;
-        let old_members: BTreeSet<String> = state.store.read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+        let old_members: BTreeSet<String> = state
+            .store
+            .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
         let (spec, new_members) = edit(&current, old_members.iter().cloned().collect())?;
         let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
         if let Some(members) = &new_members {
@@ -182,7 +235,9 @@ async fn update(
         }
         if spec != current.spec {
             if spec.display_name != current.spec.display_name
-                && state.store.read(&auth.namespace, |ns| ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id))
+                && state.store.read(&auth.namespace, |ns| {
+                    ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id)
+                })
             {
                 return Err(conflict(&spec.display_name));
             }
@@ -192,7 +247,9 @@ async fn update(
             match api.replace(id, &PostParams::default(), &next).await {
                 Ok(updated) => state.store.record(updated),
                 Err(e) if is_conflict(&e) && headers.contains_key(axum::http::header::IF_MATCH) => {
-                    return Err(ScimError::precondition_failed("the group changed while this request was applied"));
+                    return Err(ScimError::precondition_failed(
+                        "the group changed while this request was applied",
+                    ));
                 }
                 Err(e) if is_conflict(&e) => continue,
                 Err(e) => return Err(e.into()),
@@ -207,7 +264,9 @@ async fn update(
         tracing::info!(namespace = %auth.namespace, %id, "group updated");
         return Ok(());
     }
-    Err(ScimError::unavailable("too many concurrent updates of this group; retry"))
+    Err(ScimError::unavailable(
+        "too many concurrent updates of this group; retry",
+    ))
 }
 
 /// `PUT /Groups/{id}`: replaces displayName, externalId and the member list.
@@ -220,18 +279,30 @@ pub async fn replace(
 ) -> ScimResult<Response> {
     let (spec, members) = parse_body(body)?;
     let id = &params["id"];
-    update(&state, &auth, id, &headers, |_, _| Ok((spec.clone(), Some(members.clone().unwrap_or_default())))).await?;
+    update(&state, &auth, id, &headers, |_, _| {
+        Ok((spec.clone(), Some(members.clone().unwrap_or_default())))
+    })
+    .await?;
     let group = find(&state, &auth.namespace, id).await?;
     Ok(respond(&state, &auth, &group, StatusCode::OK, &Selection::default()))
 }
 
 /// Whether a PATCH body can touch `members` (so the member list must be materialised).
 fn patch_touches_members(body: &Value) -> bool {
-    let ops = body.get("Operations").or_else(|| body.get("operations")).and_then(Value::as_array);
+    let ops = body
+        .get("Operations")
+        .or_else(|| body.get("operations"))
+        .and_then(Value::as_array);
     ops.into_iter().flatten().any(|op| {
         let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-        let path_less_members = op.get("value").and_then(Value::as_object).is_some_and(|v| v.keys().any(|k| k.eq_ignore_ascii_case("members")));
-        path.trim_start().get(..7).is_some_and(|p| p.eq_ignore_ascii_case("members")) || (path.is_empty() && path_less_members)
+        let path_less_members = op
+            .get("value")
+            .and_then(Value::as_object)
+            .is_some_and(|v| v.keys().any(|k| k.eq_ignore_ascii_case("members")));
+        path.trim_start()
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("members"))
+            || (path.is_empty() && path_less_members)
     })
 }
 
@@ -250,7 +321,14 @@ pub async fn patch(
         let patched = patch::apply_patch(&scim, &GROUP_RESOURCE, &body)
             .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
         let (spec, new_members) = group_from_scim(patched)?;
-        Ok((spec, if touches_members { Some(new_members.unwrap_or_default()) } else { None }))
+        Ok((
+            spec,
+            if touches_members {
+                Some(new_members.unwrap_or_default())
+            } else {
+                None
+            },
+        ))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -267,15 +345,26 @@ pub async fn delete(
     let id = &params["id"];
     let current = find(&state, &auth.namespace, id).await?;
     check_if_match(&headers, &etag(&current))?;
-    let members: Vec<String> = state.store.read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+    let members: Vec<String> = state
+        .store
+        .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
     set_membership(&state, &auth.namespace, id, &members, false).await?;
     let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
     let version = match api.delete(id, &DeleteParams::default()).await {
-        Ok(deleted) => deleted.left().and_then(|g| g.resource_version()).and_then(|v| v.parse().ok()),
-        Err(kube::Error::Api(s)) if s.is_not_found() => return Err(ScimError::not_found(format!("Group {id} not found"))),
+        Ok(deleted) => deleted
+            .left()
+            .and_then(|g| g.resource_version())
+            .and_then(|v| v.parse().ok()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => {
+            return Err(ScimError::not_found(format!("Group {id} not found")));
+        }
         Err(e) => return Err(e.into()),
     };
-    state.store.forget::<Group>(&auth.namespace, id, version.or_else(|| current.resource_version()?.parse().ok()));
+    state.store.forget::<Group>(
+        &auth.namespace,
+        id,
+        version.or_else(|| current.resource_version()?.parse().ok()),
+    );
     tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");
     Ok(StatusCode::NO_CONTENT)
 }

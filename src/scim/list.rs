@@ -52,7 +52,12 @@ impl Selection {
     /// Parses the two parameters of a get or list request.
     pub fn parse(query: &Query, rt: &ResourceType) -> Self {
         let raw = |s: &Option<String>| -> Vec<String> {
-            s.as_deref().unwrap_or("").split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()).collect()
+            s.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(|p| p.trim().to_ascii_lowercase())
+                .filter(|p| !p.is_empty())
+                .collect()
         };
         Selection {
             attributes: Projection::parse_list(query.attributes.as_deref().unwrap_or(""), rt),
@@ -65,8 +70,14 @@ impl Selection {
     /// Whether the top-level attribute `name` (lowercase) will be returned, so that costly ones
     /// (a group's `members`) are only computed when wanted.
     pub fn wants(&self, name: &str) -> bool {
-        let names = |list: &[String]| list.iter().any(|p| p == name || p.starts_with(&format!("{name}.")) || p.ends_with(&format!(":{name}")));
-        !self.excluded_raw.iter().any(|p| p == name || p.ends_with(&format!(":{name}")))
+        let names = |list: &[String]| {
+            list.iter()
+                .any(|p| p == name || p.starts_with(&format!("{name}.")) || p.ends_with(&format!(":{name}")))
+        };
+        !self
+            .excluded_raw
+            .iter()
+            .any(|p| p == name || p.ends_with(&format!(":{name}")))
             && (self.attributes_raw.is_empty() || names(&self.attributes_raw))
     }
 
@@ -93,15 +104,16 @@ impl ListRequest {
         let filter = match query.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(text) => {
                 let filter = parse_filter(text).map_err(|e| ScimError::bad_request("invalidFilter", e.to_string()))?;
-                filter.validate(rt).map_err(|e| ScimError::bad_request("invalidFilter", e.to_string()))?;
+                filter
+                    .validate(rt)
+                    .map_err(|e| ScimError::bad_request("invalidFilter", e.to_string()))?;
                 Some(filter)
             }
             None => None,
         };
         // RFC 7644 §3.4.2.4: startIndex < 1 is treated as 1; a negative count as 0.
         let start_index = parse_number("startIndex", &query.start_index)?.unwrap_or(1).max(1) as usize;
-        let count = parse_number("count", &query.count)?
-            .map_or(max_results, |c| (c.max(0) as usize).min(max_results));
+        let count = parse_number("count", &query.count)?.map_or(max_results, |c| (c.max(0) as usize).min(max_results));
         let sort_by = match query.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(path) => {
                 let parsed = super::filter::parse_patch_path(path)
@@ -109,7 +121,9 @@ impl ListRequest {
                     .filter(|p| p.value_filter.is_none())
                     .map(|p| p.attr)
                     .filter(|p| rt.resolve(p).is_some())
-                    .ok_or_else(|| ScimError::bad_request("invalidValue", format!("cannot sort by {path:?}: unknown attribute")))?;
+                    .ok_or_else(|| {
+                        ScimError::bad_request("invalidValue", format!("cannot sort by {path:?}: unknown attribute"))
+                    })?;
                 Some(parsed)
             }
             None => None,
@@ -119,19 +133,30 @@ impl ListRequest {
             Some(o) if o.eq_ignore_ascii_case("ascending") => false,
             Some(o) if o.eq_ignore_ascii_case("descending") => true,
             Some(o) => {
-                return Err(ScimError::bad_request("invalidValue", format!("sortOrder must be ascending or descending, got {o:?}")));
+                return Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("sortOrder must be ascending or descending, got {o:?}"),
+                ));
             }
         };
-        Ok(ListRequest { filter, start_index, count, projection: Selection::parse(query, rt), sort_by, descending })
+        Ok(ListRequest {
+            filter,
+            start_index,
+            count,
+            projection: Selection::parse(query, rt),
+            sort_by,
+            descending,
+        })
     }
 
     /// Filters, sorts, pages and projects `candidates`, answering a ListResponse.
     pub fn respond(&self, candidates: impl Iterator<Item = Value>, rt: &ResourceType) -> Response {
-        let mut matched: Vec<Value> =
-            candidates.filter(|r| self.filter.as_ref().is_none_or(|f| f.matches(r, rt))).collect();
+        let mut matched: Vec<Value> = candidates
+            .filter(|r| self.filter.as_ref().is_none_or(|f| f.matches(r, rt)))
+            .collect();
         if let Some(path) = &self.sort_by {
             let key = |r: &Value| sort_key(r, path);
-            matched.sort_by(|a, b| key(a).cmp(&key(b)));
+            matched.sort_by_cached_key(key);
             if self.descending {
                 matched.reverse();
             }
@@ -161,14 +186,23 @@ impl ListRequest {
 /// case-insensitively, multi-valued attributes by their primary (else first) value.
 fn sort_key(resource: &Value, path: &AttrPath) -> (bool, String) {
     let get = |v: &Value, key: &str| -> Option<Value> {
-        v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone())
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
     };
     let mut value = match &path.schema {
-        Some(urn) if resource.get(urn.as_str()).is_some() => resource.get(urn.as_str()).and_then(|e| get(e, &path.attr)),
+        Some(urn) if resource.get(urn.as_str()).is_some() => {
+            resource.get(urn.as_str()).and_then(|e| get(e, &path.attr))
+        }
         _ => get(resource, &path.attr),
     };
     if let Some(Value::Array(items)) = &value {
-        value = items.iter().find(|i| i.get("primary") == Some(&Value::Bool(true))).or(items.first()).cloned();
+        value = items
+            .iter()
+            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+            .or(items.first())
+            .cloned();
     }
     if let Some(sub) = &path.sub_attr {
         value = value.and_then(|v| get(&v, sub));

@@ -21,7 +21,11 @@ pub struct Reference<'a> {
 /// `meta` of a resource: created and modified times, location, and the version from resourceVersion.
 fn meta(obj: &impl ResourceExt, resource_type: &str, location: String) -> Value {
     let created = obj.meta().creation_timestamp.as_ref().map(|t| t.0.to_string());
-    let modified = obj.annotations().get(LAST_MODIFIED).cloned().or_else(|| created.clone());
+    let modified = obj
+        .annotations()
+        .get(LAST_MODIFIED)
+        .cloned()
+        .or_else(|| created.clone());
     json!({
         "resourceType": resource_type,
         "created": created,
@@ -69,7 +73,11 @@ pub fn user_to_scim(user: &User, base_url: &str, groups: &[Reference<'_>]) -> Va
 /// `name.givenName + " " + name.familyName`, for users provisioned without a displayName.
 fn fallback_display_name(spec: &UserSpec) -> Option<String> {
     let name = spec.name.as_ref()?;
-    let parts: Vec<&str> = [&name.given_name, &name.family_name].into_iter().flatten().map(String::as_str).collect();
+    let parts: Vec<&str> = [&name.given_name, &name.family_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -108,7 +116,12 @@ pub fn user_from_scim(mut body: Value) -> ScimResult<UserSpec> {
     }
     match fields.get("userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
-        _ => return Err(ScimError::bad_request("invalidValue", "userName is required and must be a non-empty string")),
+        _ => {
+            return Err(ScimError::bad_request(
+                "invalidValue",
+                "userName is required and must be a non-empty string",
+            ));
+        }
     }
     deserialize(body)
 }
@@ -125,7 +138,10 @@ pub fn group_from_scim(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<Str
                 .iter()
                 .map(|m| match m.get("value") {
                     Some(Value::String(id)) => Ok(id.clone()),
-                    _ => Err(ScimError::bad_request("invalidValue", "each member needs a string \"value\" (the user's id)")),
+                    _ => Err(ScimError::bad_request(
+                        "invalidValue",
+                        "each member needs a string \"value\" (the user's id)",
+                    )),
                 })
                 .collect::<ScimResult<Vec<_>>>()?,
         ),
@@ -136,15 +152,19 @@ pub fn group_from_scim(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<Str
     }
     match fields.get("displayName") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
-        _ => return Err(ScimError::bad_request("invalidValue", "displayName is required and must be a non-empty string")),
+        _ => {
+            return Err(ScimError::bad_request(
+                "invalidValue",
+                "displayName is required and must be a non-empty string",
+            ));
+        }
     }
     Ok((deserialize(body)?, members))
 }
 
 fn deserialize<T: serde::de::DeserializeOwned>(body: Value) -> ScimResult<T> {
-    serde_path_to_error::deserialize(body).map_err(|e| {
-        ScimError::bad_request("invalidValue", format!("attribute {}: {}", e.path(), e.inner()))
-    })
+    serde_path_to_error::deserialize(body)
+        .map_err(|e| ScimError::bad_request("invalidValue", format!("attribute {}: {}", e.path(), e.inner())))
 }
 
 fn strip_nulls(value: &mut Value) {
@@ -169,27 +189,42 @@ pub struct Projection {
 impl Projection {
     /// Parses a comma-separated list such as `userName,name.givenName,urn:…:enterprise:2.0:User:department`.
     pub fn parse_list(list: &str, rt: &ResourceType) -> Vec<Projection> {
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Projection::parse(s, rt)).collect()
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Projection::parse(s, rt))
+            .collect()
     }
 
     fn parse(item: &str, rt: &ResourceType) -> Projection {
         for schema in rt.schemas() {
-            let Some(rest) = strip_prefix_ignore_case(item, schema.id) else { continue };
+            let Some(rest) = strip_prefix_ignore_case(item, schema.id) else {
+                continue;
+            };
             let rest = rest.strip_prefix(':').filter(|r| !r.is_empty());
-            if std::ptr::eq(schema, rt.schema) {
-                if let Some(rest) = rest {
-                    return Projection::parse_core(rest);
-                }
+            if std::ptr::eq(schema, rt.schema)
+                && let Some(rest) = rest
+            {
+                return Projection::parse_core(rest);
             }
-            return Projection { key: schema.id.to_string(), sub: rest.map(str::to_string) };
+            return Projection {
+                key: schema.id.to_string(),
+                sub: rest.map(str::to_string),
+            };
         }
         Projection::parse_core(item)
     }
 
     fn parse_core(item: &str) -> Projection {
         match item.split_once('.') {
-            Some((key, sub)) => Projection { key: key.into(), sub: Some(sub.into()) },
-            None => Projection { key: item.into(), sub: None },
+            Some((key, sub)) => Projection {
+                key: key.into(),
+                sub: Some(sub.into()),
+            },
+            None => Projection {
+                key: item.into(),
+                sub: None,
+            },
         }
     }
 
@@ -208,7 +243,10 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 pub fn project(resource: &mut Value, rt: &ResourceType, attributes: &[Projection], excluded: &[Projection]) {
     let Some(fields) = resource.as_object_mut() else { return };
     let always = |key: &str| {
-        key == "schemas" || rt.resolve(&AttrPath::new(key)).is_some_and(|r| r.attribute.returned == Returned::Always)
+        key == "schemas"
+            || rt
+                .resolve(&AttrPath::new(key))
+                .is_some_and(|r| r.attribute.returned == Returned::Always)
     };
     if !attributes.is_empty() {
         let mut kept = Map::new();

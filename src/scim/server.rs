@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
@@ -30,7 +30,10 @@ pub struct ScimConfig {
 
 impl Default for ScimConfig {
     fn default() -> Self {
-        ScimConfig { max_body_bytes: 1024 * 1024, max_results: 1000 }
+        ScimConfig {
+            max_body_bytes: 1024 * 1024,
+            max_results: 1000,
+        }
     }
 }
 
@@ -50,14 +53,23 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{base}/Users"), get(users::list).post(users::create))
         .route(
             &format!("{base}/Users/{{id}}"),
-            get(users::get).put(users::replace).patch(users::patch).delete(users::delete),
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
         )
         .route(&format!("{base}/Groups"), get(groups::list).post(groups::create))
         .route(
             &format!("{base}/Groups/{{id}}"),
-            get(groups::get).put(groups::replace).patch(groups::patch).delete(groups::delete),
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
-        .route(&format!("{base}/ServiceProviderConfig"), get(discovery::service_provider_config))
+        .route(
+            &format!("{base}/ServiceProviderConfig"),
+            get(discovery::service_provider_config),
+        )
         .route(&format!("{base}/ResourceTypes"), get(discovery::resource_types))
         .route(&format!("{base}/ResourceTypes/{{name}}"), get(discovery::resource_type))
         .route(&format!("{base}/Schemas"), get(discovery::schemas))
@@ -103,7 +115,11 @@ impl FromRequestParts<AppState> for Authorized {
                 active.name_any()
             )));
         }
-        Ok(Authorized { namespace: namespace.clone(), directory, base_url: format!("/scim/v2/{namespace}/{name}") })
+        Ok(Authorized {
+            namespace: namespace.clone(),
+            directory,
+            base_url: format!("/scim/v2/{namespace}/{name}"),
+        })
     }
 }
 
@@ -115,14 +131,19 @@ impl FromRequest<AppState> for ScimJson {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> ScimResult<Self> {
         let limit = state.config.max_body_bytes;
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ScimError::too_large(limit))?;
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ScimError::too_large(limit))?;
         if bytes.is_empty() {
             return Err(ScimError::bad_request("invalidSyntax", "the request body is empty"));
         }
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))?;
         if !value.is_object() {
-            return Err(ScimError::bad_request("invalidSyntax", "the body must be a JSON object"));
+            return Err(ScimError::bad_request(
+                "invalidSyntax",
+                "the body must be a JSON object",
+            ));
         }
         Ok(ScimJson(value))
     }
@@ -131,7 +152,9 @@ impl FromRequest<AppState> for ScimJson {
 /// A SCIM resource response with `Content-Type: application/scim+json` and, when given, an `ETag`.
 pub fn scim_response(status: StatusCode, body: &Value, etag: Option<&str>) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
@@ -148,7 +171,9 @@ pub fn check_if_match(headers: &HeaderMap, current_etag: &str) -> ScimResult<()>
     if value.split(',').any(|e| e.trim() == "*" || strip(e) == current) {
         Ok(())
     } else {
-        Err(ScimError::precondition_failed(format!("If-Match does not match the current version {current_etag}")))
+        Err(ScimError::precondition_failed(format!(
+            "If-Match does not match the current version {current_etag}"
+        )))
     }
 }
 
@@ -159,5 +184,9 @@ pub async fn healthz() -> &'static str {
 
 /// Readiness: the cache has synced, so SCIM reads are complete.
 pub async fn readyz(State(store): State<Store>) -> Response {
-    if store.is_ready() { "ok".into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, "cache not synced").into_response() }
+    if store.is_ready() {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "cache not synced").into_response()
+    }
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use futures::{StreamExt, TryStreamExt};
-use kube::runtime::watcher::{self, Event, watcher};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
@@ -37,7 +37,11 @@ impl Namespace {
 
     /// Users whose externalId is exactly `external_id`.
     pub fn users_by_external_id(&self, external_id: &str) -> impl Iterator<Item = &Arc<User>> {
-        self.user_by_external_id.get(external_id).into_iter().flatten().filter_map(|id| self.users.get(id))
+        self.user_by_external_id
+            .get(external_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.users.get(id))
     }
 
     /// The group whose displayName is exactly `display_name`.
@@ -47,7 +51,11 @@ impl Namespace {
 
     /// Groups whose externalId is exactly `external_id`.
     pub fn groups_by_external_id(&self, external_id: &str) -> impl Iterator<Item = &Arc<Group>> {
-        self.group_by_external_id.get(external_id).into_iter().flatten().filter_map(|id| self.groups.get(id))
+        self.group_by_external_id
+            .get(external_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.groups.get(id))
     }
 
     /// Ids of the members of a group, sorted.
@@ -65,7 +73,10 @@ impl Namespace {
         self.remove_user(&id);
         self.user_by_name.insert(user.spec.user_name.to_lowercase(), id.clone());
         if let Some(ext) = &user.spec.external_id {
-            self.user_by_external_id.entry(ext.clone()).or_default().insert(id.clone());
+            self.user_by_external_id
+                .entry(ext.clone())
+                .or_default()
+                .insert(id.clone());
         }
         for group in &user.spec.groups {
             self.members.entry(group.clone()).or_default().insert(id.clone());
@@ -93,14 +104,21 @@ impl Namespace {
         self.remove_group(&id);
         self.group_by_name.insert(group.spec.display_name.clone(), id.clone());
         if let Some(ext) = &group.spec.external_id {
-            self.group_by_external_id.entry(ext.clone()).or_default().insert(id.clone());
+            self.group_by_external_id
+                .entry(ext.clone())
+                .or_default()
+                .insert(id.clone());
         }
         self.groups.insert(id, group);
     }
 
     fn remove_group(&mut self, id: &str) -> Option<Arc<Group>> {
         let group = self.groups.remove(id)?;
-        if self.group_by_name.get(&group.spec.display_name).is_some_and(|v| v == id) {
+        if self
+            .group_by_name
+            .get(&group.spec.display_name)
+            .is_some_and(|v| v == id)
+        {
             self.group_by_name.remove(&group.spec.display_name);
         }
         if let Some(ext) = &group.spec.external_id {
@@ -120,7 +138,9 @@ fn remove_from_set(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id:
 }
 
 /// What the cache holds, per kind, for the typed upsert/remove operations.
-pub(crate) trait Cached: Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug {
+pub(crate) trait Cached:
+    Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug
+{
     fn upsert(state: &mut State, obj: Arc<Self>);
     fn remove(state: &mut State, namespace: &str, name: &str);
     fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>>;
@@ -137,7 +157,11 @@ pub(crate) struct State {
 
 impl Cached for User {
     fn upsert(state: &mut State, obj: Arc<Self>) {
-        state.namespaces.entry(obj.namespace().unwrap_or_default()).or_default().insert_user(obj);
+        state
+            .namespaces
+            .entry(obj.namespace().unwrap_or_default())
+            .or_default()
+            .insert_user(obj);
     }
     fn remove(state: &mut State, namespace: &str, name: &str) {
         if let Some(ns) = state.namespaces.get_mut(namespace) {
@@ -157,7 +181,11 @@ impl Cached for User {
 
 impl Cached for Group {
     fn upsert(state: &mut State, obj: Arc<Self>) {
-        state.namespaces.entry(obj.namespace().unwrap_or_default()).or_default().insert_group(obj);
+        state
+            .namespaces
+            .entry(obj.namespace().unwrap_or_default())
+            .or_default()
+            .insert_group(obj);
     }
     fn remove(state: &mut State, namespace: &str, name: &str) {
         if let Some(ns) = state.namespaces.get_mut(namespace) {
@@ -177,7 +205,9 @@ impl Cached for Group {
 
 impl Cached for Directory {
     fn upsert(state: &mut State, obj: Arc<Self>) {
-        state.directories.insert((obj.namespace().unwrap_or_default(), obj.name_any()), obj);
+        state
+            .directories
+            .insert((obj.namespace().unwrap_or_default(), obj.name_any()), obj);
     }
     fn remove(state: &mut State, namespace: &str, name: &str) {
         state.directories.remove(&(namespace.to_string(), name.to_string()));
@@ -206,7 +236,10 @@ const KINDS: u8 = 3;
 
 impl Default for Store {
     fn default() -> Self {
-        Store { state: Default::default(), synced: watch::Sender::new(0) }
+        Store {
+            state: Default::default(),
+            synced: watch::Sender::new(0),
+        }
     }
 }
 
@@ -223,8 +256,12 @@ impl Store {
     /// The Directories of a namespace, oldest first (the oldest one is the active one).
     pub fn directories(&self, namespace: &str) -> Vec<Arc<Directory>> {
         let state = self.state.read().expect("store lock");
-        let mut dirs: Vec<Arc<Directory>> =
-            state.directories.iter().filter(|((ns, _), _)| ns == namespace).map(|(_, d)| d.clone()).collect();
+        let mut dirs: Vec<Arc<Directory>> = state
+            .directories
+            .iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .map(|(_, d)| d.clone())
+            .collect();
         dirs.sort_by(|a, b| {
             (a.metadata.creation_timestamp.as_ref().map(|t| t.0), a.name_any())
                 .cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), b.name_any()))
@@ -242,7 +279,9 @@ impl Store {
         let mut state = self.state.write().expect("store lock");
         K::remove(&mut state, namespace, name);
         if let Some(v) = version {
-            state.tombstones.insert((K::kind(&()).to_string(), namespace.into(), name.into()), v);
+            state
+                .tombstones
+                .insert((K::kind(&()).to_string(), namespace.into(), name.into()), v);
         }
     }
 
@@ -303,7 +342,9 @@ impl Store {
     async fn watch<K: Cached>(self, api: Api<K>) {
         let mut initial = Vec::new();
         let mut listed = false;
-        let mut events = watcher(api, watcher::Config::default().any_semantic()).default_backoff().boxed();
+        let mut events = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .boxed();
         loop {
             match events.try_next().await {
                 Ok(Some(Event::Apply(obj))) => self.apply(Arc::new(obj)),
@@ -323,4 +364,3 @@ impl Store {
         }
     }
 }
-

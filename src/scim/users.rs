@@ -27,7 +27,12 @@ fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
         .spec
         .groups
         .iter()
-        .filter_map(|id| ns.groups.get(id).map(|g| Reference { id, display: Some(&g.spec.display_name) }))
+        .filter_map(|id| {
+            ns.groups.get(id).map(|g| Reference {
+                id,
+                display: Some(&g.spec.display_name),
+            })
+        })
         .collect();
     user_to_scim(user, base_url, &groups)
 }
@@ -37,14 +42,21 @@ fn conflict(user_name: &str) -> ScimError {
 }
 
 /// `GET /Users`: indexed lookups for `userName eq`, `externalId eq` and `id eq`; a scan otherwise.
-pub async fn list(auth: Authorized, State(state): State<AppState>, Query(query): Query<list::Query>) -> ScimResult<Response> {
+pub async fn list(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Query(query): Query<list::Query>,
+) -> ScimResult<Response> {
     let request = ListRequest::parse(&query, &USER_RESOURCE, state.config.max_results)?;
     Ok(state.store.read(&auth.namespace, |ns| {
         let candidates: Vec<&User> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
             Some(users) => users,
             None => ns.users.values().map(AsRef::as_ref).collect(),
         };
-        request.respond(candidates.into_iter().map(|u| render(ns, u, &auth.base_url)), &USER_RESOURCE)
+        request.respond(
+            candidates.into_iter().map(|u| render(ns, u, &auth.base_url)),
+            &USER_RESOURCE,
+        )
     }))
 }
 
@@ -52,7 +64,12 @@ pub async fn list(auth: Authorized, State(state): State<AppState>, Query(query):
 fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a User>> {
     filter.conjuncts().into_iter().find_map(|c| {
         let (path, value) = c.simple_eq()?;
-        if path.sub_attr.is_some() || path.schema.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(USER_RESOURCE.schema.id)) {
+        if path.sub_attr.is_some()
+            || path
+                .schema
+                .as_deref()
+                .is_some_and(|s| !s.eq_ignore_ascii_case(USER_RESOURCE.schema.id))
+        {
             return None;
         }
         match path.attr.to_ascii_lowercase().as_str() {
@@ -69,13 +86,21 @@ async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<User> {
     if let Some(user) = state.store.read(namespace, |ns| ns.users.get(id).cloned()) {
         return Ok((*user).clone());
     }
-    let found = Api::<User>::namespaced(state.client.clone(), namespace).get_opt(id).await?;
+    let found = Api::<User>::namespaced(state.client.clone(), namespace)
+        .get_opt(id)
+        .await?;
     let user = found.ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
     state.store.record(user.clone());
     Ok(user)
 }
 
-fn respond(state: &AppState, auth: &Authorized, user: &User, status: StatusCode, selection: Option<&Selection>) -> Response {
+fn respond(
+    state: &AppState,
+    auth: &Authorized,
+    user: &User,
+    status: StatusCode,
+    selection: Option<&Selection>,
+) -> Response {
     let mut body = state.store.read(&auth.namespace, |ns| render(ns, user, &auth.base_url));
     if let Some(selection) = selection {
         selection.apply(&mut body, &USER_RESOURCE);
@@ -104,7 +129,10 @@ fn parse_body(mut body: Value) -> ScimResult<UserSpec> {
 pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
     let spec = parse_body(body)?;
     let user_name = spec.user_name.clone();
-    if state.store.read(&auth.namespace, |ns| ns.user_by_name(&user_name).is_some()) {
+    if state
+        .store
+        .read(&auth.namespace, |ns| ns.user_by_name(&user_name).is_some())
+    {
         return Err(conflict(&user_name));
     }
     let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
@@ -116,7 +144,10 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
         user
     };
     let same = |u: &User| u.spec.user_name.eq_ignore_ascii_case(&user_name);
-    let created = create_unique(&api, "u", &user_name.to_lowercase(), make, same, || conflict(&user_name)).await?;
+    let created = create_unique(&api, "u", &user_name.to_lowercase(), make, same, || {
+        conflict(&user_name)
+    })
+    .await?;
     state.store.record(created.clone());
     tracing::info!(namespace = %auth.namespace, id = %created.name_any(), "user created");
     Ok(respond(&state, &auth, &created, StatusCode::CREATED, None))
@@ -135,7 +166,10 @@ async fn update(
     for attempt in 0..UPDATE_ATTEMPTS {
         let current = match attempt {
             0 => find(state, &auth.namespace, id).await?,
-            _ => api.get_opt(id).await?.ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?,
+            _ => api
+                .get_opt(id)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?,
         };
         check_if_match(headers, &etag(&current))?;
         let mut spec = edit(&current)?;
@@ -144,7 +178,9 @@ async fn update(
             return Ok(current);
         }
         if !spec.user_name.eq_ignore_ascii_case(&current.spec.user_name)
-            && state.store.read(&auth.namespace, |ns| ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id))
+            && state.store.read(&auth.namespace, |ns| {
+                ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id)
+            })
         {
             return Err(conflict(&spec.user_name));
         }
@@ -158,13 +194,17 @@ async fn update(
                 return Ok(updated);
             }
             Err(e) if is_conflict(&e) && headers.contains_key(axum::http::header::IF_MATCH) => {
-                return Err(ScimError::precondition_failed("the user changed while this request was applied"));
+                return Err(ScimError::precondition_failed(
+                    "the user changed while this request was applied",
+                ));
             }
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ScimError::unavailable("too many concurrent updates of this user; retry"))
+    Err(ScimError::unavailable(
+        "too many concurrent updates of this user; retry",
+    ))
 }
 
 /// `PUT /Users/{id}`: replaces every writable attribute (Okta updates this way).
@@ -210,12 +250,20 @@ pub async fn delete(
     check_if_match(&headers, &etag(&current))?;
     let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
     let version = match api.delete(id, &DeleteParams::default()).await {
-        Ok(deleted) => deleted.left().and_then(|u| u.resource_version()).and_then(|v| v.parse().ok()),
-        Err(kube::Error::Api(s)) if s.is_not_found() => return Err(ScimError::not_found(format!("User {id} not found"))),
+        Ok(deleted) => deleted
+            .left()
+            .and_then(|u| u.resource_version())
+            .and_then(|v| v.parse().ok()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => {
+            return Err(ScimError::not_found(format!("User {id} not found")));
+        }
         Err(e) => return Err(e.into()),
     };
-    state.store.forget::<User>(&auth.namespace, id, version.or_else(|| current.resource_version()?.parse().ok()));
+    state.store.forget::<User>(
+        &auth.namespace,
+        id,
+        version.or_else(|| current.resource_version()?.parse().ok()),
+    );
     tracing::info!(namespace = %auth.namespace, %id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
-

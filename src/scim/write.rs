@@ -36,14 +36,21 @@ pub fn object_name(prefix: &str, key: &str, attempt: usize) -> String {
 
 /// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
 pub fn now() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string()
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_string()
 }
 
 /// Labels and annotations of an object the SCIM endpoint writes.
 pub fn stamp<K: Resource>(obj: &mut K, directory: &str) {
     let meta = obj.meta_mut();
-    meta.labels.get_or_insert_with(BTreeMap::new).insert(labels::DIRECTORY.into(), directory.into());
-    meta.annotations.get_or_insert_with(BTreeMap::new).insert(LAST_MODIFIED.into(), now());
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(labels::DIRECTORY.into(), directory.into());
+    meta.annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(LAST_MODIFIED.into(), now());
 }
 
 /// Creates `make(name)` under the first free name for `key`. `same_key` tells whether an existing
@@ -64,7 +71,9 @@ where
         match api.create(&PostParams::default(), &make(name.clone())).await {
             Ok(created) => return Ok(created),
             Err(kube::Error::Api(s)) if s.is_already_exists() => match api.get_opt(&name).await? {
-                Some(holder) if same_key(&holder) && holder.meta().deletion_timestamp.is_none() => return Err(conflict()),
+                Some(holder) if same_key(&holder) && holder.meta().deletion_timestamp.is_none() => {
+                    return Err(conflict());
+                }
                 // Deleted meanwhile: the same name is free again.
                 None => return Box::pin(create_unique(api, prefix, key, make, same_key, conflict)).await,
                 Some(_) => continue,
@@ -72,7 +81,9 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ScimError::uniqueness(format!("no free object name for this resource after {NAME_ATTEMPTS} attempts")))
+    Err(ScimError::uniqueness(format!(
+        "no free object name for this resource after {NAME_ATTEMPTS} attempts"
+    )))
 }
 
 /// Whether an API error is a lost optimistic-concurrency race.
@@ -82,9 +93,19 @@ pub fn is_conflict(err: &kube::Error) -> bool {
 
 /// Adds users to (or removes them from) a group by editing each member's `spec.groups`.
 /// Unknown users are refused when adding; removing a user that is gone is a no-op.
-pub async fn set_membership(state: &AppState, namespace: &str, group: &str, users: &[String], member: bool) -> ScimResult<()> {
-    futures::stream::iter(users)
+pub async fn set_membership(
+    state: &AppState,
+    namespace: &str,
+    group: &str,
+    users: &[String],
+    member: bool,
+) -> ScimResult<()> {
+    // Futures are built eagerly (not in a stream closure) so the handler future stays `Send`.
+    let updates: Vec<_> = users
+        .iter()
         .map(|user| set_one(state, namespace, group, user, member))
+        .collect();
+    futures::stream::iter(updates)
         .buffer_unordered(MEMBERSHIP_PARALLELISM)
         .try_collect::<()>()
         .await
@@ -131,5 +152,8 @@ async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, mem
 }
 
 fn unknown_member(user: &str) -> ScimError {
-    ScimError::bad_request("invalidValue", format!("member {user:?} is not a User of this directory"))
+    ScimError::bad_request(
+        "invalidValue",
+        format!("member {user:?} is not a User of this directory"),
+    )
 }

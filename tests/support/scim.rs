@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, PostParams};
 use reqwest::{Method, StatusCode};
 use scim_operator::api::{Directory, DirectorySpec, SecretKeyRef};
@@ -28,7 +28,11 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { config: ScimConfig::default(), max_in_flight: 64, secret_ttl: Duration::from_secs(1) }
+        ServerOptions {
+            config: ScimConfig::default(),
+            max_in_flight: 64,
+            secret_ttl: Duration::from_secs(1),
+        }
     }
 }
 
@@ -36,7 +40,9 @@ impl Default for ServerOptions {
 pub async fn spawn_server(client: kube::Client, options: ServerOptions) -> SocketAddr {
     let store = Store::default();
     tokio::spawn(store.clone().run(client.clone()));
-    tokio::time::timeout(WAIT, store.wait_ready()).await.expect("store synced");
+    tokio::time::timeout(WAIT, store.wait_ready())
+        .await
+        .expect("store synced");
     let state = AppState {
         client: client.clone(),
         store,
@@ -54,13 +60,22 @@ pub async fn spawn_server(client: kube::Client, options: ServerOptions) -> Socke
 pub async fn create_directory(client: &kube::Client, namespace: &str, dir: &str) -> String {
     let token = format!("tok-{:032x}", rand::random::<u128>());
     let secret = Secret {
-        metadata: ObjectMeta { name: Some(format!("{dir}-token")), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(format!("{dir}-token")),
+            ..Default::default()
+        },
         data: Some([("token".to_string(), ByteString(token.clone().into_bytes()))].into()),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(client.clone(), namespace).create(&PostParams::default(), &secret).await.expect("secret");
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret");
     let spec = DirectorySpec {
-        token_secret_ref: Some(SecretKeyRef { name: format!("{dir}-token"), key: None }),
+        token_secret_ref: Some(SecretKeyRef {
+            name: format!("{dir}-token"),
+            key: None,
+        }),
         ..Default::default()
     };
     Api::<Directory>::namespaced(client.clone(), namespace)
@@ -103,7 +118,10 @@ impl Scim {
         };
         let deadline = tokio::time::Instant::now() + WAIT;
         while scim.get("/ServiceProviderConfig").await.status != StatusCode::OK {
-            assert!(tokio::time::Instant::now() < deadline, "directory {namespace}/{dir} never became visible");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "directory {namespace}/{dir} never became visible"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         scim
@@ -111,22 +129,34 @@ impl Scim {
 
     /// The same endpoint with another token.
     pub fn with_token(&self, token: &str) -> Scim {
-        Scim { token: token.to_string(), ..self.clone() }
+        Scim {
+            token: token.to_string(),
+            ..self.clone()
+        }
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         if let Some(body) = body {
-            request = request.header("content-type", "application/scim+json").body(body.to_string());
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
         }
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
         Reply { status, headers, body }
     }
 

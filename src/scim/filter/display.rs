@@ -98,18 +98,9 @@ mod tests {
     fn prints_canonical_syntax() {
         assert_eq!(canonical(r#"userName EQ "a\"b""#), r#"userName eq "a\"b""#);
         assert_eq!(canonical("a pr OR b pr AND c pr"), "a pr or b pr and c pr");
-        assert_eq!(
-            canonical("(a pr or b pr) and c pr"),
-            "(a pr or b pr) and c pr"
-        );
-        assert_eq!(
-            canonical("a pr and (b pr and c pr)"),
-            "a pr and (b pr and c pr)"
-        );
-        assert_eq!(
-            canonical("a pr or (b pr or c pr)"),
-            "a pr or (b pr or c pr)"
-        );
+        assert_eq!(canonical("(a pr or b pr) and c pr"), "(a pr or b pr) and c pr");
+        assert_eq!(canonical("a pr and (b pr and c pr)"), "a pr and (b pr and c pr)");
+        assert_eq!(canonical("a pr or (b pr or c pr)"), "a pr or (b pr or c pr)");
         assert_eq!(canonical("((a pr))"), "a pr");
         assert_eq!(canonical("NOT(a eq 1.5)"), "not (a eq 1.5)");
         assert_eq!(

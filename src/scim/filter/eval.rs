@@ -117,12 +117,7 @@ impl Filter {
                 let Some(target) = target(obj, scope, path) else {
                     return false;
                 };
-                let any = |op| {
-                    target
-                        .values
-                        .iter()
-                        .any(|v| compare(target.def, v, op, value))
-                };
+                let any = |op| target.values.iter().any(|v| compare(target.def, v, op, value));
                 match op {
                     // Only non-null values are collected: `eq null` means absent.
                     CompareOp::Eq if value.is_null() => target.values.is_empty(),
@@ -157,14 +152,13 @@ pub(super) fn resolve(scope: Scope<'_>, path: &AttrPath) -> Option<Found> {
                     .schema
                     .as_ref()
                     .is_none_or(|s| s.eq_ignore_ascii_case(rt.schema.id));
-                return (core
-                    && path.sub_attr.is_none()
-                    && path.attr.eq_ignore_ascii_case("schemas"))
-                .then_some(Found {
-                    attr: &SCHEMAS,
-                    sub: None,
-                    ext: None,
-                });
+                return (core && path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("schemas")).then_some(
+                    Found {
+                        attr: &SCHEMAS,
+                        sub: None,
+                        ext: None,
+                    },
+                );
             };
             Some(Found {
                 attr: r.attribute,
@@ -188,10 +182,7 @@ pub(super) fn resolve(scope: Scope<'_>, path: &AttrPath) -> Option<Found> {
 
 /// The definition a comparison uses: the sub-attribute, else the attribute itself, else (for a
 /// complex attribute) its `value` sub-attribute; `None` for a complex one without `value`.
-pub(super) fn compared(
-    attr: &'static Attribute,
-    sub: Option<&'static Attribute>,
-) -> Option<&'static Attribute> {
+pub(super) fn compared(attr: &'static Attribute, sub: Option<&'static Attribute>) -> Option<&'static Attribute> {
     match sub {
         Some(sub) => Some(sub),
         None if attr.ty == AttrType::Complex => attr.sub_attribute("value"),
@@ -200,11 +191,7 @@ pub(super) fn compared(
 }
 
 /// The non-null JSON values of `found.attr` (or of its sub-attribute `sub`), arrays flattened.
-fn values<'v>(
-    obj: &'v Map<String, Value>,
-    found: Found,
-    sub: Option<&Attribute>,
-) -> Vec<&'v Value> {
+fn values<'v>(obj: &'v Map<String, Value>, found: Found, sub: Option<&Attribute>) -> Vec<&'v Value> {
     let container = match found.ext {
         Some(urn) => match get(obj, urn) {
             Some(Value::Object(ext)) => ext,
@@ -231,11 +218,7 @@ fn values<'v>(
 }
 
 /// The values a comparison sees: a complex attribute without a sub-attribute compares `value`.
-fn target<'v>(
-    obj: &'v Map<String, Value>,
-    scope: Scope<'_>,
-    path: &AttrPath,
-) -> Option<Target<'v>> {
+fn target<'v>(obj: &'v Map<String, Value>, scope: Scope<'_>, path: &AttrPath) -> Option<Target<'v>> {
     let found = resolve(scope, path)?;
     let def = compared(found.attr, found.sub)?;
     // `emails eq "x"` compares each email's `value`, so select that sub-attribute.
@@ -260,11 +243,8 @@ fn flatten(v: &Value) -> Vec<&Value> {
 
 /// `obj[key]`, the key compared case-insensitively (an exact match wins).
 fn get<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    obj.get(key)
+        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// `pr`: present and not null, not "", not an empty array or object.

@@ -4,8 +4,7 @@ use serde_json::{Value, json};
 
 use super::{Filter, parse_filter};
 use crate::scim::schema::{
-    AttrType, Attribute, GROUP_RESOURCE, Mutability, ResourceType, Returned, Schema, USER_RESOURCE,
-    Uniqueness,
+    AttrType, Attribute, GROUP_RESOURCE, Mutability, ResourceType, Returned, Schema, USER_RESOURCE, Uniqueness,
 };
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -97,10 +96,7 @@ fn eq_and_ne_honour_case_exact() {
         // Group displayName: caseExact true.
         (r#"displayName eq "ws-Sales-role-admin""#, true),
         (r#"displayName eq "WS-SALES-ROLE-ADMIN""#, false),
-        (
-            r#"externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159""#,
-            true,
-        ),
+        (r#"externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159""#, true),
     ]);
 }
 
@@ -173,10 +169,7 @@ fn date_times_compare_chronologically() {
 }
 
 /// A resource type with numeric attributes: the built-in schemas have none.
-static NUMERIC_ATTRS: [Attribute; 2] = [
-    number("age", AttrType::Integer),
-    number("score", AttrType::Decimal),
-];
+static NUMERIC_ATTRS: [Attribute; 2] = [number("age", AttrType::Integer), number("score", AttrType::Decimal)];
 static NUMERIC_SCHEMA: Schema = Schema {
     id: "urn:example:Numbers",
     name: "Numbers",
@@ -321,50 +314,23 @@ fn multi_valued_any_match() {
         (r#"members.value ne "u3""#, true),
         (r#"members.value ne "u2""#, false),
         (r#"members[value eq "u2" and display eq "two"]"#, true),
-        (
-            r#"members[value eq "f648f8d5ea4e4cd38e9c" and display pr]"#,
-            false,
-        ),
+        (r#"members[value eq "f648f8d5ea4e4cd38e9c" and display pr]"#, false),
     ]);
 }
 
 #[test]
 fn value_paths_match_within_one_value() {
     check_user(&[
-        (
-            r#"emails[type eq "work" and value co "@example.com"]"#,
-            true,
-        ),
+        (r#"emails[type eq "work" and value co "@example.com"]"#, true),
         // No single email is both "home" and @example.com…
-        (
-            r#"emails[type eq "home" and value co "@example.com"]"#,
-            false,
-        ),
+        (r#"emails[type eq "home" and value co "@example.com"]"#, false),
         // …while the flat form may match across values.
-        (
-            r#"emails.type eq "home" and emails.value co "@example.com""#,
-            true,
-        ),
-        (
-            r#"emails[type eq "work"].value eq "bjensen@example.com""#,
-            true,
-        ),
-        (
-            r#"emails[type eq "work"].value eq "babs@jensen.org""#,
-            false,
-        ),
-        (
-            r#"emails[TYPE eq "WORK"].VALUE eq "BJENSEN@example.com""#,
-            true,
-        ),
-        (
-            r#"emails[not (type eq "work")].value ew "jensen.org""#,
-            true,
-        ),
-        (
-            r#"emails[type eq "work" or type eq "home"].value sw "babs""#,
-            true,
-        ),
+        (r#"emails.type eq "home" and emails.value co "@example.com""#, true),
+        (r#"emails[type eq "work"].value eq "bjensen@example.com""#, true),
+        (r#"emails[type eq "work"].value eq "babs@jensen.org""#, false),
+        (r#"emails[TYPE eq "WORK"].VALUE eq "BJENSEN@example.com""#, true),
+        (r#"emails[not (type eq "work")].value ew "jensen.org""#, true),
+        (r#"emails[type eq "work" or type eq "home"].value sw "babs""#, true),
         (r#"ims[type eq "xmpp"]"#, false),
         (r#"phoneNumbers[type eq "work"]"#, false),
         (r#"addresses[type eq "work"]"#, false),
@@ -381,39 +347,20 @@ fn extension_and_urn_paths() {
         (&format!(r#"{ENTERPRISE}:employeeNumber eq "701984""#), true),
         (&format!(r#"{ENTERPRISE}:employeeNumber eq "1""#), false),
         (r#"employeeNumber eq "701984""#, true),
-        (
-            &format!(r#"{ENTERPRISE}:manager.value eq "26118915""#),
-            true,
-        ),
+        (&format!(r#"{ENTERPRISE}:manager.value eq "26118915""#), true),
         (r#"manager.value eq "26118915""#, true),
         (r#"manager eq "26118915""#, true),
-        (
-            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "B""#,
-            true,
-        ),
-        (
-            r#"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:userName sw "B""#,
-            true,
-        ),
+        (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "B""#, true),
+        (r#"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:userName sw "B""#, true),
         // userName is not in the enterprise schema, nor department in the core one.
         (&format!(r#"{ENTERPRISE}:userName pr"#), false),
-        (
-            r#"urn:ietf:params:scim:schemas:core:2.0:User:department pr"#,
-            false,
-        ),
+        (r#"urn:ietf:params:scim:schemas:core:2.0:User:department pr"#, false),
         (&format!(r#"schemas eq "{ENTERPRISE}""#), true),
-        (
-            r#"schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group""#,
-            false,
-        ),
+        (r#"schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group""#, false),
     ]);
     // Extension values live under the URN key only.
     let flat = json!({"userName": "x", "employeeNumber": "701984"});
-    assert!(!matches(
-        r#"employeeNumber eq "701984""#,
-        &flat,
-        &USER_RESOURCE
-    ));
+    assert!(!matches(r#"employeeNumber eq "701984""#, &flat, &USER_RESOURCE));
 }
 
 #[test]
@@ -460,10 +407,7 @@ fn logic() {
             r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
             false,
         ),
-        (
-            r#"userType eq "Employee" and (emails.type eq "work")"#,
-            true,
-        ),
+        (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
         (
             r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
             true,
@@ -481,16 +425,8 @@ fn unknown_attributes_never_match() {
         (r#"name.nickName pr"#, false),
         (r#"urn:example:Other:userName pr"#, false),
     ]);
-    assert!(!matches(
-        "title pr",
-        &json!("not an object"),
-        &USER_RESOURCE
-    ));
-    assert!(!matches(
-        "title pr",
-        &json!([{"title": "x"}]),
-        &USER_RESOURCE
-    ));
+    assert!(!matches("title pr", &json!("not an object"), &USER_RESOURCE));
+    assert!(!matches("title pr", &json!([{"title": "x"}]), &USER_RESOURCE));
 }
 
 #[test]
@@ -521,11 +457,7 @@ fn validate_accepts_valid_filters() {
         r#"members[value eq "x"]"#,
         r#"externalId eq "x" and id eq "y""#,
     ] {
-        assert_eq!(
-            parse_filter(f).unwrap().validate(&GROUP_RESOURCE),
-            Ok(()),
-            "{f}"
-        );
+        assert_eq!(parse_filter(f).unwrap().validate(&GROUP_RESOURCE), Ok(()), "{f}");
     }
 }
 
@@ -533,10 +465,7 @@ fn validate_accepts_valid_filters() {
 fn validate_rejects_with_clear_messages() {
     let u = &USER_RESOURCE;
     let cases = [
-        (
-            r#"foo eq "x""#,
-            r#"unknown attribute "foo" for User resources"#,
-        ),
+        (r#"foo eq "x""#, r#"unknown attribute "foo" for User resources"#),
         (
             r#"title pr and name.nickName pr"#,
             r#"unknown attribute "name.nickName" for User resources"#,
@@ -626,17 +555,11 @@ fn simple_eq_only_for_plain_string_equality() {
 
 #[test]
 fn conjuncts_flatten_top_level_ands_in_order() {
-    let f = parse_filter(r#"userName eq "a" and (title pr and active eq true) and (b pr or c pr)"#)
-        .unwrap();
+    let f = parse_filter(r#"userName eq "a" and (title pr and active eq true) and (b pr or c pr)"#).unwrap();
     let parts: Vec<String> = f.conjuncts().iter().map(|c| c.to_string()).collect();
     assert_eq!(
         parts,
-        [
-            r#"userName eq "a""#,
-            "title pr",
-            "active eq true",
-            "b pr or c pr"
-        ]
+        [r#"userName eq "a""#, "title pr", "active eq true", "b pr or c pr"]
     );
     let single = parse_filter("a pr or b pr").unwrap();
     assert_eq!(single.conjuncts(), vec![&single]);

@@ -155,11 +155,7 @@ mod tests {
     use super::*;
 
     fn kinds(input: &str) -> Vec<Kind<'_>> {
-        tokenize(input)
-            .unwrap()
-            .into_iter()
-            .map(|t| t.kind)
-            .collect()
+        tokenize(input).unwrap().into_iter().map(|t| t.kind).collect()
     }
 
     #[test]
@@ -190,10 +186,7 @@ mod tests {
 
     #[test]
     fn unescapes_strings() {
-        assert_eq!(
-            kinds(r#""a\"b\\c\u00e9\n""#),
-            vec![Kind::Str("a\"b\\c\u{e9}\n".into())]
-        );
+        assert_eq!(kinds(r#""a\"b\\c\u00e9\n""#), vec![Kind::Str("a\"b\\c\u{e9}\n".into())]);
         assert_eq!(kinds(r#""é ü""#), vec![Kind::Str("é ü".into())]);
     }
 

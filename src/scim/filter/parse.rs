@@ -121,10 +121,7 @@ impl<'a> Parser<'a> {
     }
 
     fn error_at(&self, at: usize, message: String) -> FilterError {
-        FilterError(format!(
-            "{message} at position {}",
-            position(self.input, at)
-        ))
+        FilterError(format!("{message} at position {}", position(self.input, at)))
     }
 
     /// "expected X at position N, found Y".
@@ -145,10 +142,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self, at: usize) -> Result<(), FilterError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error_at(
-                at,
-                format!("the filter nests deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(self.error_at(at, format!("the filter nests deeper than {MAX_DEPTH} levels")));
         }
         Ok(())
     }
@@ -182,9 +176,7 @@ impl<'a> Parser<'a> {
 
     fn unary(&mut self, scope: Scope) -> Result<Filter, FilterError> {
         // `not` is a keyword only when "(" follows; otherwise it is an attribute name.
-        if self.at_keyword("not")
-            && self.tokens.get(self.pos + 1).map(|t| &t.kind) == Some(&Kind::LParen)
-        {
+        if self.at_keyword("not") && self.tokens.get(self.pos + 1).map(|t| &t.kind) == Some(&Kind::LParen) {
             self.pos += 1;
             return Ok(Filter::Not(Box::new(self.parenthesized(scope)?)));
         }
@@ -310,25 +302,18 @@ impl<'a> Parser<'a> {
             _ => None,
         };
         let Some(op) = op else {
-            return Err(self.expected(&format!(
-                "an operator ({OPERATORS}) after {}",
-                quote(path_text)
-            )));
+            return Err(self.expected(&format!("an operator ({OPERATORS}) after {}", quote(path_text))));
         };
         let op_text = self.input[self.here()..self.tokens[self.pos].end].to_string();
         self.pos += 1;
         let Some(op) = op else {
             // `pr` takes no value: catch `title pr "x"` with a precise message.
             if let Some(t) = self.peek()
-                && (matches!(t.kind, Kind::Str(_))
-                    || matches!(t.kind, Kind::Word(w) if literal(w).is_some()))
+                && (matches!(t.kind, Kind::Str(_)) || matches!(t.kind, Kind::Word(w) if literal(w).is_some()))
             {
                 return Err(self.error_at(
                     t.start,
-                    format!(
-                        "\"pr\" takes no value, but {} follows it",
-                        t.describe(self.input)
-                    ),
+                    format!("\"pr\" takes no value, but {} follows it", t.describe(self.input)),
                 ));
             }
             return Ok(Filter::Present(path));

@@ -116,14 +116,8 @@ fn values() {
 #[test]
 fn precedence_and_grouping() {
     let (a, b, c) = (pr("a"), pr("b"), pr("c"));
-    assert_eq!(
-        parse("a pr or b pr and c pr"),
-        or(a.clone(), and(b.clone(), c.clone()))
-    );
-    assert_eq!(
-        parse("a pr and b pr or c pr"),
-        or(and(a.clone(), b.clone()), c.clone())
-    );
+    assert_eq!(parse("a pr or b pr and c pr"), or(a.clone(), and(b.clone(), c.clone())));
+    assert_eq!(parse("a pr and b pr or c pr"), or(and(a.clone(), b.clone()), c.clone()));
     assert_eq!(
         parse("(a pr or b pr) and c pr"),
         and(or(a.clone(), b.clone()), c.clone())
@@ -133,10 +127,7 @@ fn precedence_and_grouping() {
         parse("a pr and b pr and c pr"),
         and(and(a.clone(), b.clone()), c.clone())
     );
-    assert_eq!(
-        parse("a pr or b pr or c pr"),
-        or(or(a.clone(), b.clone()), c.clone())
-    );
+    assert_eq!(parse("a pr or b pr or c pr"), or(or(a.clone(), b.clone()), c.clone()));
     assert_eq!(parse("((a pr))"), a.clone());
     assert_eq!(parse("  a pr\t\n"), a.clone());
     assert_eq!(parse("(a pr)and(b pr)"), and(a.clone(), b.clone()));
@@ -163,10 +154,7 @@ fn attribute_paths() {
         parse(r#"name.familyName co "O'Malley""#),
         cmp(sub("name", "familyName"), Co, json!("O'Malley"))
     );
-    assert_eq!(
-        parse(r#"UserName Eq "x""#),
-        cmp(path("UserName"), Eq, json!("x"))
-    );
+    assert_eq!(parse(r#"UserName Eq "x""#), cmp(path("UserName"), Eq, json!("x")));
     assert_eq!(
         parse(r#"x-custom_Attr2 eq "x""#),
         cmp(path("x-custom_Attr2"), Eq, json!("x"))
@@ -211,26 +199,17 @@ fn value_paths() {
     );
     assert_eq!(
         parse(r#"emails[not (type eq "work")] or a pr"#),
-        or(
-            vp(path("emails"), not(cmp(path("type"), Eq, json!("work")))),
-            pr("a")
-        )
+        or(vp(path("emails"), not(cmp(path("type"), Eq, json!("work")))), pr("a"))
     );
     assert_eq!(
         parse(&format!(r#"{CORE_USER}:emails[type eq "work"]"#)),
-        vp(
-            urn(CORE_USER, "emails"),
-            cmp(path("type"), Eq, json!("work"))
-        )
+        vp(urn(CORE_USER, "emails"), cmp(path("type"), Eq, json!("work")))
     );
     assert_eq!(
         parse(r#"emails[(type eq "a" or type eq "b")]"#),
         vp(
             path("emails"),
-            or(
-                cmp(path("type"), Eq, json!("a")),
-                cmp(path("type"), Eq, json!("b"))
-            )
+            or(cmp(path("type"), Eq, json!("a")), cmp(path("type"), Eq, json!("b")))
         )
     );
 }
@@ -252,10 +231,7 @@ fn value_path_with_sub_attribute_becomes_a_conjunction_inside() {
         vp(
             path("emails"),
             and(
-                or(
-                    cmp(path("type"), Eq, json!("a")),
-                    cmp(path("type"), Eq, json!("b"))
-                ),
+                or(cmp(path("type"), Eq, json!("a")), cmp(path("type"), Eq, json!("b"))),
                 pr("value")
             )
         )
@@ -379,10 +355,7 @@ fn syntax_errors_say_where_and_what() {
             "a pr)",
             r#"expected "and", "or" or the end of the filter at position 5, found ")""#,
         ),
-        (
-            "not a pr",
-            r#"expected "(" after "not" at position 5, found "a""#,
-        ),
+        ("not a pr", r#"expected "(" after "not" at position 5, found "a""#),
         (
             "not",
             r#"expected "(" after "not" at position 4, found the end of the input"#,
@@ -515,11 +488,7 @@ fn patch_paths() {
         pp(r#"members[value eq "7f4bc1a3-285e-48ae-8202-5accb43efb0e"]"#),
         PatchPath {
             attr: path("members"),
-            value_filter: Some(cmp(
-                path("value"),
-                Eq,
-                json!("7f4bc1a3-285e-48ae-8202-5accb43efb0e")
-            )),
+            value_filter: Some(cmp(path("value"), Eq, json!("7f4bc1a3-285e-48ae-8202-5accb43efb0e"))),
             sub_attr: None
         }
     );
@@ -545,10 +514,7 @@ fn patch_paths() {
     // A bare schema URN splits at its last ":"; the PATCH engine must recognise it.
     assert_eq!(
         pp(ENTERPRISE).attr,
-        urn(
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0",
-            "User"
-        )
+        urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0", "User")
     );
 }
 

@@ -78,15 +78,14 @@ fn logic(leaf: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
 
 /// Any filter the parser can produce: value paths contain no value paths.
 fn filter() -> BoxedStrategy<Filter> {
-    let value_path =
-        (schema(), name(), logic(leaf().boxed())).prop_map(|(schema, attr, f)| Filter::ValuePath {
-            attr: AttrPath {
-                schema,
-                attr,
-                sub_attr: None,
-            },
-            filter: Box::new(f),
-        });
+    let value_path = (schema(), name(), logic(leaf().boxed())).prop_map(|(schema, attr, f)| Filter::ValuePath {
+        attr: AttrPath {
+            schema,
+            attr,
+            sub_attr: None,
+        },
+        filter: Box::new(f),
+    });
     logic(prop_oneof![4 => leaf(), 1 => value_path].boxed())
 }
 
@@ -137,13 +136,7 @@ fn token_soup() -> impl Strategy<Value = String> {
     prop::collection::vec((token, prop::bool::ANY), 0..24).prop_map(|parts| {
         parts
             .into_iter()
-            .map(|(t, space)| {
-                if space {
-                    format!("{t} ")
-                } else {
-                    t.to_string()
-                }
-            })
+            .map(|(t, space)| if space { format!("{t} ") } else { t.to_string() })
             .collect()
     })
 }
@@ -152,11 +145,7 @@ fn token_soup() -> impl Strategy<Value = String> {
 fn exercise(input: &str) {
     if let Ok(f) = parse_filter(input) {
         let printed = f.to_string();
-        assert_eq!(
-            parse_filter(&printed).as_ref(),
-            Ok(&f),
-            "{input} → {printed}"
-        );
+        assert_eq!(parse_filter(&printed).as_ref(), Ok(&f), "{input} → {printed}");
         let _ = f.validate(&USER_RESOURCE);
         let user = serde_json::json!({"userName": "x", "emails": [{"value": "a"}]});
         let _ = f.matches(&user, &USER_RESOURCE);

@@ -75,18 +75,10 @@ fn resolve_or_err(scope: Scope<'_>, path: &AttrPath) -> Result<Found, FilterErro
 }
 
 /// Does `op value` make sense for the attribute `def`?
-fn check_compare(
-    path: &AttrPath,
-    def: &Attribute,
-    op: CompareOp,
-    value: &Value,
-) -> Result<(), FilterError> {
+fn check_compare(path: &AttrPath, def: &Attribute, op: CompareOp, value: &Value) -> Result<(), FilterError> {
     let name = quote(&path.to_string());
     let fail = |why: String| Err(FilterError(format!("{name} {op} {value}: {why}")));
-    let ordering = matches!(
-        op,
-        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-    );
+    let ordering = matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le);
     let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
     if value.is_null() {
         if matches!(op, CompareOp::Eq | CompareOp::Ne) {
@@ -97,30 +89,22 @@ fn check_compare(
     match def.ty {
         AttrType::Boolean => {
             if ordering || substring {
-                return fail(format!(
-                    "\"{op}\" is not defined for the boolean attribute {name}"
-                ));
+                return fail(format!("\"{op}\" is not defined for the boolean attribute {name}"));
             }
             if !value.is_boolean() {
-                return fail(format!(
-                    "{name} is a boolean; compare it with true or false"
-                ));
+                return fail(format!("{name} is a boolean; compare it with true or false"));
             }
         }
         AttrType::Integer | AttrType::Decimal => {
             if substring {
-                return fail(format!(
-                    "\"{op}\" applies to strings, and {name} is a number"
-                ));
+                return fail(format!("\"{op}\" applies to strings, and {name} is a number"));
             }
             if !value.is_number() {
                 return fail(format!("{name} is a number; compare it with a number"));
             }
         }
         AttrType::Complex => {
-            return fail(format!(
-                "\"{op}\" is not defined for the complex attribute {name}"
-            ));
+            return fail(format!("\"{op}\" is not defined for the complex attribute {name}"));
         }
         AttrType::DateTime => {
             let Some(s) = value.as_str() else {
@@ -137,9 +121,7 @@ fn check_compare(
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => {
             if !value.is_string() {
-                return fail(format!(
-                    "{name} is a string; compare it with a string in double quotes"
-                ));
+                return fail(format!("{name} is a string; compare it with a string in double quotes"));
             }
         }
     }

@@ -14,11 +14,7 @@ use crate::scim::schema::{AttrType, Attribute};
 pub(super) type Dropped = Vec<String>;
 
 /// A whole attribute value: an array for multi-valued attributes, else one value.
-pub(super) fn attr_value(
-    attr: &Attribute,
-    v: Value,
-    dropped: &mut Dropped,
-) -> Result<Option<Value>, PatchError> {
+pub(super) fn attr_value(attr: &Attribute, v: Value, dropped: &mut Dropped) -> Result<Option<Value>, PatchError> {
     if !attr.multi_valued {
         return element(attr, v, dropped);
     }
@@ -47,11 +43,7 @@ pub(super) fn attr_value(
 }
 
 /// One value: an item of a multi-valued attribute, or the value of a single-valued one.
-pub(super) fn element(
-    attr: &Attribute,
-    v: Value,
-    dropped: &mut Dropped,
-) -> Result<Option<Value>, PatchError> {
+pub(super) fn element(attr: &Attribute, v: Value, dropped: &mut Dropped) -> Result<Option<Value>, PatchError> {
     if attr.ty != AttrType::Complex {
         return simple(attr, attr.name, v);
     }
@@ -105,22 +97,15 @@ pub(super) fn element(
 /// A value of a non-complex attribute or sub-attribute, checked against its type.
 pub(super) fn simple(attr: &Attribute, label: &str, v: Value) -> Result<Option<Value>, PatchError> {
     let bad = |v: &Value, want: &str| {
-        PatchError::InvalidValue(format!(
-            "attribute \"{label}\" must be {want}, got {}",
-            kind(v)
-        ))
+        PatchError::InvalidValue(format!("attribute \"{label}\" must be {want}, got {}", kind(v)))
     };
     match (attr.ty, v) {
         (_, Value::Null) => Ok(None),
         (AttrType::Complex, v) => Err(bad(&v, "an object")),
         (AttrType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(b))),
         // Entra's default (un-flagged) PATCH sends "True"/"False".
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-            Ok(Some(Value::Bool(true)))
-        }
-        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-            Ok(Some(Value::Bool(false)))
-        }
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
+        (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
         (AttrType::Boolean, v) => Err(bad(&v, "a boolean (true/false)")),
         (AttrType::Integer | AttrType::Decimal, Value::Number(n)) => Ok(Some(Value::Number(n))),
         (AttrType::Integer | AttrType::Decimal, v) => Err(bad(&v, "a number")),
@@ -159,11 +144,7 @@ fn unwrap_stringified(attr: &Attribute, mut obj: Map<String, Value>) -> Map<Stri
     if !attr.multi_valued {
         return obj;
     }
-    let Some(key) = obj
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case("value"))
-        .cloned()
-    else {
+    let Some(key) = obj.keys().find(|k| k.eq_ignore_ascii_case("value")).cloned() else {
         return obj;
     };
     let inner = match obj.get(&key).and_then(Value::as_str) {

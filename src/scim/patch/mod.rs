@@ -88,11 +88,7 @@ pub fn apply_patch(resource: &Value, rt: &ResourceType, body: &Value) -> Result<
     Ok(Value::Object(doc))
 }
 
-fn apply_one(
-    doc: &mut Map<String, Value>,
-    rt: &ResourceType,
-    o: Operation,
-) -> Result<(), PatchError> {
+fn apply_one(doc: &mut Map<String, Value>, rt: &ResourceType, o: Operation) -> Result<(), PatchError> {
     let Some(path) = o.path else {
         return match o.value {
             Some(Value::Object(value)) => pathless(doc, rt, o.op, value, None),
@@ -173,16 +169,12 @@ fn pathless(
 fn parse_body(body: &Value) -> Result<Vec<Operation>, PatchError> {
     let syntax = |m: &str| PatchError::InvalidSyntax(m.to_string());
     let Value::Object(body) = body else {
-        return Err(syntax(
-            "a PATCH body must be a JSON object with \"Operations\"",
-        ));
+        return Err(syntax("a PATCH body must be a JSON object with \"Operations\""));
     };
     if let Some(schemas) = get_ci(body, "schemas") {
         let ok = schemas.as_array().is_some_and(|s| {
-            s.iter().any(|u| {
-                u.as_str()
-                    .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-            })
+            s.iter()
+                .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA)))
         });
         if !ok {
             return Err(syntax(
@@ -202,10 +194,7 @@ fn parse_body(body: &Value) -> Result<Vec<Operation>, PatchError> {
         let Value::Object(o) = o else {
             return Err(err("each operation must be an object"));
         };
-        let op = match get_ci(o, "op")
-            .and_then(Value::as_str)
-            .map(str::to_ascii_lowercase)
-        {
+        let op = match get_ci(o, "op").and_then(Value::as_str).map(str::to_ascii_lowercase) {
             Some(op) if op == "add" => Op::Add,
             Some(op) if op == "remove" => Op::Remove,
             Some(op) if op == "replace" => Op::Replace,
@@ -236,9 +225,6 @@ fn parse_body(body: &Value) -> Result<Vec<Operation>, PatchError> {
 }
 
 fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
+    obj.get(name)
+        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
 }

@@ -99,10 +99,7 @@ fn put(
         return Ok(());
     };
     let attr = resolved.attribute;
-    if matches!(
-        attr.mutability,
-        Mutability::ReadOnly | Mutability::WriteOnly
-    ) {
+    if matches!(attr.mutability, Mutability::ReadOnly | Mutability::WriteOnly) {
         return Ok(());
     }
     let Some(value) = attr_value(attr, value, dropped)? else {
@@ -111,9 +108,7 @@ fn put(
     let container = match resolved.extension {
         None => body,
         Some(ext) => {
-            let slot = body
-                .entry(ext.id)
-                .or_insert_with(|| Value::Object(Map::new()));
+            let slot = body.entry(ext.id).or_insert_with(|| Value::Object(Map::new()));
             match slot {
                 Value::Object(obj) => obj,
                 _ => unreachable!("extension slots are only created as objects"),

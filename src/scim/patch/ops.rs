@@ -26,10 +26,7 @@ pub(super) fn apply_attr(
 ) -> Result<(), PatchError> {
     let whole = t.filter.is_none() && t.sub.is_none();
     // A value on `remove` only means something for `members` + `[{"value": …}]` (Entra).
-    let value_list = op == Op::Remove
-        && whole
-        && t.attr.multi_valued
-        && value.as_ref().is_some_and(|v| !v.is_null());
+    let value_list = op == Op::Remove && whole && t.attr.multi_valued && value.as_ref().is_some_and(|v| !v.is_null());
     let value = match value {
         Some(v) if op != Op::Remove || value_list => coerce_for(t, v)?,
         _ => None,
@@ -211,11 +208,7 @@ fn multi(
 /// A new item built from a filter of `eq` terms on sub-attributes, for a write that matched
 /// nothing; any other filter (or none, on an empty attribute) has no target.
 fn new_item(t: &AttrTarget) -> Result<Value, PatchError> {
-    let terms = t
-        .raw_filter
-        .as_ref()
-        .and_then(eq_terms)
-        .ok_or_else(|| no_target(t))?;
+    let terms = t.raw_filter.as_ref().and_then(eq_terms).ok_or_else(|| no_target(t))?;
     let mut item = Map::new();
     for (name, value) in terms {
         let sub = t.attr.sub_attribute(&name).ok_or_else(|| no_target(t))?;
@@ -250,15 +243,10 @@ fn enforce_primary(items: &mut [Value], touched: &[usize]) {
 }
 
 /// The object holding the attribute: the resource itself, or its extension object.
-fn container<'a>(
-    doc: &'a mut Map<String, Value>,
-    ext: Option<&Schema>,
-) -> &'a mut Map<String, Value> {
+fn container<'a>(doc: &'a mut Map<String, Value>, ext: Option<&Schema>) -> &'a mut Map<String, Value> {
     let Some(ext) = ext else { return doc };
     canon_key(doc, ext.id);
-    let slot = doc
-        .entry(ext.id)
-        .or_insert_with(|| Value::Object(Map::new()));
+    let slot = doc.entry(ext.id).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -293,18 +281,14 @@ fn set_ci(map: &mut Map<String, Value>, name: &str, v: Value) {
 /// extensions the resource carries.
 pub(super) fn tidy(doc: &mut Map<String, Value>, rt: &ResourceType) {
     for ext in rt.extensions {
-        if doc
-            .get(ext.id)
-            .is_some_and(|v| v.as_object().is_none_or(Map::is_empty))
-        {
+        if doc.get(ext.id).is_some_and(|v| v.as_object().is_none_or(Map::is_empty)) {
             doc.remove(ext.id);
         }
         let present = doc.contains_key(ext.id);
         if let Some(Value::Array(schemas)) = doc.get_mut("schemas") {
             let is_ext = |s: &Value| {
                 s.as_str().is_some_and(|s| {
-                    s.eq_ignore_ascii_case(ext.id)
-                        || s.eq_ignore_ascii_case(super::target::ENTERPRISE_TYPO)
+                    s.eq_ignore_ascii_case(ext.id) || s.eq_ignore_ascii_case(super::target::ENTERPRISE_TYPO)
                 })
             };
             schemas.retain(|s| !is_ext(s));

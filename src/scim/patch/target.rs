@@ -6,8 +6,7 @@ use crate::scim::filter::{CompareOp, Filter, PatchPath};
 use crate::scim::schema::{AttrType, Attribute, Mutability, ResourceType, Schema};
 
 /// The legacy Entra spelling of the enterprise extension URN (missing the last colon).
-pub(super) const ENTERPRISE_TYPO: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
+pub(super) const ENTERPRISE_TYPO: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
 
 /// What a path resolved to.
 pub(super) enum Target {
@@ -37,10 +36,7 @@ pub(super) fn extension_by_urn(rt: &ResourceType, urn: &str) -> Option<&'static 
     } else {
         urn
     };
-    rt.extensions
-        .iter()
-        .copied()
-        .find(|s| s.id.eq_ignore_ascii_case(urn))
+    rt.extensions.iter().copied().find(|s| s.id.eq_ignore_ascii_case(urn))
 }
 
 /// Resolves an operation's `path`: readOnly targets are refused, `password` is discarded.
@@ -59,8 +55,8 @@ pub(super) fn resolve(rt: &ResourceType, path: &str) -> Result<Target, PatchErro
         }
         _ => path,
     };
-    let parsed: PatchPath = bridge::parse_path(path)
-        .map_err(|e| PatchError::InvalidPath(format!("invalid path \"{path}\": {e}")))?;
+    let parsed: PatchPath =
+        bridge::parse_path(path).map_err(|e| PatchError::InvalidPath(format!("invalid path \"{path}\": {e}")))?;
     let is_core = parsed
         .attr
         .schema
@@ -135,9 +131,7 @@ pub(super) fn eq_terms(filter: &Filter) -> Option<Vec<(String, serde_json::Value
             path,
             op: CompareOp::Eq,
             value,
-        } if path.schema.is_none() && path.sub_attr.is_none() => {
-            Some(vec![(path.attr.clone(), value.clone())])
-        }
+        } if path.schema.is_none() && path.sub_attr.is_none() => Some(vec![(path.attr.clone(), value.clone())]),
         Filter::And(a, b) => {
             let mut terms = eq_terms(a)?;
             terms.extend(eq_terms(b)?);

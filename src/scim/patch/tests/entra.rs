@@ -46,10 +46,7 @@ fn tv08_pathless_replace_with_dotted_and_urn_keys() {
     want["name"] = json!({"givenName":"Kkom","familyName":"Unua"});
     want[ENT]["employeeNumber"] = json!("Aklq");
     assert_eq!(got, want);
-    assert!(
-        got.get("name.givenName").is_none(),
-        "dotted key stored literally"
-    );
+    assert!(got.get("name.givenName").is_none(), "dotted key stored literally");
 }
 
 #[test]
@@ -80,10 +77,8 @@ fn tv10_stringified_role_objects_are_unwrapped() {
 
 #[test]
 fn stringified_role_keeps_outer_type_and_primary() {
-    let got = patch_user(
-        json!([{"op":"add","path":"roles","value":[{"primary":"False",
-        "type":"WindowsAzureActiveDirectoryRole","value":"{\"id\":\"x\",\"value\":\"admin\",\"displayName\":\"Admin\"}"}]}]),
-    );
+    let got = patch_user(json!([{"op":"add","path":"roles","value":[{"primary":"False",
+        "type":"WindowsAzureActiveDirectoryRole","value":"{\"id\":\"x\",\"value\":\"admin\",\"displayName\":\"Admin\"}"}]}]));
     assert_eq!(
         got["roles"][1],
         json!({"value":"admin","display":"Admin","type":"WindowsAzureActiveDirectoryRole","primary":false})
@@ -124,17 +119,11 @@ fn tv12_assertive_replace_sets_exactly_these_roles() {
 fn single_app_role_replace_via_primary_true_string_filter() {
     let mut u = user();
     u["roles"] = json!([{"value":"member","primary":true},{"value":"x"}]);
-    let b =
-        body(json!([{"op":"Replace","path":"roles[primary eq \"True\"].value","value":"admin"}]));
+    let b = body(json!([{"op":"Replace","path":"roles[primary eq \"True\"].value","value":"admin"}]));
     let got = apply_patch(&u, &USER_RESOURCE, &b).unwrap();
-    assert_eq!(
-        got["roles"],
-        json!([{"value":"admin","primary":true},{"value":"x"}])
-    );
+    assert_eq!(got["roles"], json!([{"value":"admin","primary":true},{"value":"x"}]));
     // Without a primary role yet, one is created from the filter.
-    let got = patch_user(
-        json!([{"op":"Replace","path":"roles[primary eq \"True\"].value","value":"owner"}]),
-    );
+    let got = patch_user(json!([{"op":"Replace","path":"roles[primary eq \"True\"].value","value":"owner"}]));
     assert_eq!(
         got["roles"],
         json!([{"value":"member"},{"primary":true,"value":"owner"}])
@@ -143,26 +132,22 @@ fn single_app_role_replace_via_primary_true_string_filter() {
 
 #[test]
 fn tv15_add_member_with_null_ref() {
-    let got = patch_group(
-        json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":"f648f8d5ea4e4cd38e9c"}]}]),
-    );
+    let got =
+        patch_group(json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":"f648f8d5ea4e4cd38e9c"}]}]));
     let mut want = group();
-    want["members"] =
-        json!([{"value":"u1","display":"Alice"},{"value":"u2"},{"value":"f648f8d5ea4e4cd38e9c"}]);
+    want["members"] = json!([{"value":"u1","display":"Alice"},{"value":"u2"},{"value":"f648f8d5ea4e4cd38e9c"}]);
     assert_eq!(got, want);
 }
 
 #[test]
 fn re_adding_an_existing_member_is_a_no_op() {
-    let got =
-        patch_group(json!([{"op":"add","path":"members","value":[{"value":"u2"},{"value":"u2"}]}]));
+    let got = patch_group(json!([{"op":"add","path":"members","value":[{"value":"u2"},{"value":"u2"}]}]));
     assert_eq!(got, group());
 }
 
 #[test]
 fn tv16_remove_member_by_value_list_removes_only_that_member() {
-    let got =
-        patch_group(json!([{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u1"}]}]));
+    let got = patch_group(json!([{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u1"}]}]));
     let mut want = group();
     want["members"] = json!([{"value":"u2"}]);
     assert_eq!(got, want);
@@ -189,17 +174,13 @@ fn remove_with_an_empty_value_list_removes_nothing() {
 
 #[test]
 fn removing_the_last_member_unassigns_members() {
-    let got = patch_group(
-        json!([{"op":"Remove","path":"members","value":[{"value":"u1"},{"value":"u2"}]}]),
-    );
+    let got = patch_group(json!([{"op":"Remove","path":"members","value":[{"value":"u1"},{"value":"u2"}]}]));
     assert!(got.get("members").is_none(), "{got}");
 }
 
 #[test]
 fn remove_with_value_list_works_for_any_multi_valued_attribute() {
-    let got = patch_user(
-        json!([{"op":"remove","path":"emails","value":[{"value":"BABS@HOME.EXAMPLE"}]}]),
-    );
+    let got = patch_user(json!([{"op":"remove","path":"emails","value":[{"value":"BABS@HOME.EXAMPLE"}]}]));
     assert_eq!(
         got["emails"],
         json!([{"value":"bjensen@example.com","type":"work","primary":true}])
@@ -225,9 +206,7 @@ fn okta_full_replace_of_members() {
 
 #[test]
 fn tv17_rename_group() {
-    let got = patch_group(
-        json!([{"op":"Replace","path":"displayName","value":"1879db59-updatedDisplayName"}]),
-    );
+    let got = patch_group(json!([{"op":"Replace","path":"displayName","value":"1879db59-updatedDisplayName"}]));
     let mut want = group();
     want["displayName"] = json!("1879db59-updatedDisplayName");
     assert_eq!(got, want);
@@ -256,16 +235,9 @@ fn tv18_manager_as_bare_string_on_urn_path() {
 
 #[test]
 fn tv18_manager_as_array_of_one_and_removal() {
-    let got = patch_user(
-        json!([{"op":"Add","path":"manager","value":[{"$ref":"../Users/00aa","value":"00aa"}]}]),
-    );
-    assert_eq!(
-        got[ENT]["manager"],
-        json!({"$ref":"../Users/00aa","value":"00aa"})
-    );
-    let b = body(
-        json!([{"op":"Remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]),
-    );
+    let got = patch_user(json!([{"op":"Add","path":"manager","value":[{"$ref":"../Users/00aa","value":"00aa"}]}]));
+    assert_eq!(got[ENT]["manager"], json!({"$ref":"../Users/00aa","value":"00aa"}));
+    let b = body(json!([{"op":"Remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]));
     let removed = apply_patch(&got, &USER_RESOURCE, &b).unwrap();
     assert_eq!(removed, user());
 }
@@ -294,10 +266,7 @@ fn op_names_are_case_insensitive() {
         assert_eq!(got["nickName"], "B", "{op}");
     }
     for op in ["Replace", "REPLACE"] {
-        assert_eq!(
-            patch_user(json!([{"op":op,"path":"title","value":"T"}]))["title"],
-            "T"
-        );
+        assert_eq!(patch_user(json!([{"op":op,"path":"title","value":"T"}]))["title"], "T");
     }
     for op in ["Remove", "REMOVE"] {
         assert!(
@@ -310,23 +279,17 @@ fn op_names_are_case_insensitive() {
 
 #[test]
 fn boolean_strings_in_sub_attributes() {
-    let got = patch_user(
-        json!([{"op":"add","path":"emails","value":[{"value":"n@x.org","type":"other","primary":"True"}]}]),
-    );
+    let got =
+        patch_user(json!([{"op":"add","path":"emails","value":[{"value":"n@x.org","type":"other","primary":"True"}]}]));
     assert_eq!(got["emails"][2]["primary"], json!(true));
-    assert_eq!(
-        got["emails"][0]["primary"],
-        json!(false),
-        "the old primary is cleared"
-    );
+    assert_eq!(got["emails"][0]["primary"], json!(false), "the old primary is cleared");
 }
 
 #[test]
 fn replace_work_email_value_creates_it_when_missing() {
     let mut u = user();
     u["emails"] = json!([{"value":"babs@home.example","type":"home"}]);
-    let b =
-        body(json!([{"op":"Replace","path":"emails[type eq \"work\"].value","value":"w@x.org"}]));
+    let b = body(json!([{"op":"Replace","path":"emails[type eq \"work\"].value","value":"w@x.org"}]));
     let got = apply_patch(&u, &USER_RESOURCE, &b).unwrap();
     assert_eq!(
         got["emails"],
@@ -336,13 +299,8 @@ fn replace_work_email_value_creates_it_when_missing() {
 
 #[test]
 fn entra_add_with_filter_and_sub_creates_phone_number() {
-    let got = patch_user(
-        json!([{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555"}]),
-    );
-    assert_eq!(
-        got["phoneNumbers"],
-        json!([{"type":"mobile","value":"+1 555"}])
-    );
+    let got = patch_user(json!([{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555"}]));
+    assert_eq!(got["phoneNumbers"], json!([{"type":"mobile","value":"+1 555"}]));
 }
 
 #[test]

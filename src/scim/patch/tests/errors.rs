@@ -31,23 +31,15 @@ fn invalid_syntax_for_malformed_bodies_and_ops() {
 
 #[test]
 fn invalid_path_names_the_path_and_the_parser_message() {
-    let (t, m) = scim_type(try_user(
-        json!([{"op":"add","path":"favouriteColour","value":"x"}]),
-    ));
+    let (t, m) = scim_type(try_user(json!([{"op":"add","path":"favouriteColour","value":"x"}])));
     assert_eq!(t, "invalidPath");
     assert!(m.contains("favouriteColour"), "{m}");
-    let (t, m) = scim_type(try_user(
-        json!([{"op":"add","path":"emails[type eq]","value":"x"}]),
-    ));
+    let (t, m) = scim_type(try_user(json!([{"op":"add","path":"emails[type eq]","value":"x"}])));
     assert_eq!(t, "invalidPath");
     assert!(m.contains("emails[type eq]"), "{m}");
-    let (t, m) = scim_type(try_user(
-        json!([{"op":"add","path":"name.nickname","value":"x"}]),
-    ));
+    let (t, m) = scim_type(try_user(json!([{"op":"add","path":"name.nickname","value":"x"}])));
     assert_eq!(t, "invalidPath", "{m}");
-    let (t, _) = scim_type(try_user(
-        json!([{"op":"replace","value":{"shoeSize":"44"}}]),
-    ));
+    let (t, _) = scim_type(try_user(json!([{"op":"replace","value":{"shoeSize":"44"}}])));
     assert_eq!(
         t, "invalidPath",
         "PATCH is strict about unknown keys in path-less values"
@@ -76,10 +68,7 @@ fn no_target_for_remove_without_path_and_unmatched_replace() {
 #[test]
 fn invalid_value_for_wrong_types() {
     for (ops, needle) in [
-        (
-            json!([{"op":"replace","path":"active","value":"maybe"}]),
-            "active",
-        ),
+        (json!([{"op":"replace","path":"active","value":"maybe"}]), "active"),
         (
             json!([{"op":"replace","path":"emails","value":"a@x.org"}]),
             "\"emails\" value must be an array of objects",
@@ -92,10 +81,7 @@ fn invalid_value_for_wrong_types() {
             json!([{"op":"replace","path":"name","value":"Barbara Jensen"}]),
             "\"name\" value must be an object",
         ),
-        (
-            json!([{"op":"replace","path":"userName","value":{"a":1}}]),
-            "userName",
-        ),
+        (json!([{"op":"replace","path":"userName","value":{"a":1}}]), "userName"),
         (
             json!([{"op":"replace","path":"emails[type eq \"work\"].primary","value":"yes"}]),
             "emails.primary",
@@ -127,20 +113,14 @@ fn mutability_for_read_only_targets_and_required_removal() {
         } else {
             &USER_RESOURCE
         };
-        let src = if path.starts_with("members") {
-            group()
-        } else {
-            user()
-        };
+        let src = if path.starts_with("members") { group() } else { user() };
         let b = body(json!([{"op":"replace","path":path,"value":"x"}]));
         let e = apply_patch(&src, rt, &b).expect_err(path);
         assert_eq!(e.scim_type(), "mutability", "{path}: {e}");
     }
     let (t, m) = scim_type(try_user(json!([{"op":"remove","path":"userName"}])));
     assert_eq!((t, m.contains("userName")), ("mutability", true), "{m}");
-    let (t, _) = scim_type(try_user(
-        json!([{"op":"replace","path":"userName","value":null}]),
-    ));
+    let (t, _) = scim_type(try_user(json!([{"op":"replace","path":"userName","value":null}])));
     assert_eq!(t, "mutability");
     let (t, _) = scim_type(try_group(json!([{"op":"Remove","path":"displayName"}])));
     assert_eq!(t, "mutability");
@@ -150,11 +130,7 @@ fn mutability_for_read_only_targets_and_required_removal() {
 fn errors_name_the_failing_operation() {
     let e = try_user(json!([{"op":"add","path":"title","value":"x"},{"op":"Replace","path":"active","value":"nope"}]))
         .unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("Operations[1] (Replace \"active\")"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("Operations[1] (Replace \"active\")"), "{e}");
 }
 
 #[test]

@@ -113,8 +113,5 @@ fn stringified_roles_and_duplicate_values_on_post() {
         {"value":"{\"id\":\"06b0\",\"value\":\"Admin\",\"displayName\":\"Admin\"}","type":"T"},
         {"value":"admin"}]});
     normalize(&mut b, &USER_RESOURCE).unwrap();
-    assert_eq!(
-        b["roles"],
-        json!([{"value":"admin","display":"Admin","type":"T"}])
-    );
+    assert_eq!(b["roles"], json!([{"value":"admin","display":"Admin","type":"T"}]));
 }

@@ -10,12 +10,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(|n| json!(n)),
-        prop_oneof![
-            Just("True".to_string()),
-            Just("x".to_string()),
-            "[a-z{}\":]{0,12}"
-        ]
-        .prop_map(Value::String),
+        prop_oneof![Just("True".to_string()), Just("x".to_string()), "[a-z{}\":]{0,12}"].prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![

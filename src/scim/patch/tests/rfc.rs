@@ -6,10 +6,8 @@ use super::*;
 
 #[test]
 fn add_without_path_merges_attributes() {
-    let got = patch_user(
-        json!([{"op":"add","value":{"nickName":"Babs","name":{"middleName":"J"},
-        "emails":[{"value":"b@x.org","type":"other"}], ENT:{"division":"Div"}}}]),
-    );
+    let got = patch_user(json!([{"op":"add","value":{"nickName":"Babs","name":{"middleName":"J"},
+        "emails":[{"value":"b@x.org","type":"other"}], ENT:{"division":"Div"}}}]));
     let mut want = user();
     want["nickName"] = json!("Babs");
     want["name"]["middleName"] = json!("J");
@@ -23,9 +21,8 @@ fn add_without_path_merges_attributes() {
 
 #[test]
 fn replace_without_path_replaces_multi_valued_and_merges_complex() {
-    let got = patch_user(
-        json!([{"op":"replace","value":{"emails":[{"value":"only@x.org"}],"name":{"givenName":"B"}}}]),
-    );
+    let got =
+        patch_user(json!([{"op":"replace","value":{"emails":[{"value":"only@x.org"}],"name":{"givenName":"B"}}}]));
     assert_eq!(got["emails"], json!([{"value":"only@x.org"}]));
     assert_eq!(got["name"], json!({"givenName":"B","familyName":"Jensen"}));
 }
@@ -38,17 +35,12 @@ fn add_attr_sets_single_and_appends_multi() {
     ]));
     assert_eq!(got["title"], "Tour Guide");
     assert_eq!(got["emails"].as_array().unwrap().len(), 3);
-    assert_eq!(
-        got["emails"][2],
-        json!({"value":"new@x.org","type":"other"})
-    );
+    assert_eq!(got["emails"][2], json!({"value":"new@x.org","type":"other"}));
 }
 
 #[test]
 fn replace_attr_multi_valued_replaces_all_values() {
-    let got = patch_user(
-        json!([{"op":"replace","path":"emails","value":[{"value":"a@x.org","primary":true}]}]),
-    );
+    let got = patch_user(json!([{"op":"replace","path":"emails","value":[{"value":"a@x.org","primary":true}]}]));
     assert_eq!(got["emails"], json!([{"value":"a@x.org","primary":true}]));
 }
 
@@ -68,17 +60,9 @@ fn sub_attribute_add_replace_remove() {
         {"op":"replace","path":"name.givenName","value":"Barb"},
         {"op":"remove","path":"name.familyName"}
     ]));
-    assert_eq!(
-        got["name"],
-        json!({"givenName":"Barb","honorificPrefix":"Ms."})
-    );
-    let gone = patch_user(
-        json!([{"op":"remove","path":"name.givenName"},{"op":"remove","path":"name.familyName"}]),
-    );
-    assert!(
-        gone.get("name").is_none(),
-        "an emptied complex attribute is unassigned"
-    );
+    assert_eq!(got["name"], json!({"givenName":"Barb","honorificPrefix":"Ms."}));
+    let gone = patch_user(json!([{"op":"remove","path":"name.givenName"},{"op":"remove","path":"name.familyName"}]));
+    assert!(gone.get("name").is_none(), "an emptied complex attribute is unassigned");
 }
 
 #[test]
@@ -106,18 +90,13 @@ fn urn_qualified_attribute_add_replace_remove() {
 
 #[test]
 fn whole_extension_path_add_replace_remove() {
-    let got = patch_user(
-        json!([{"op":"add","path":ENT,"value":{"division":"D","manager":{"value":"m"}}}]),
-    );
+    let got = patch_user(json!([{"op":"add","path":ENT,"value":{"division":"D","manager":{"value":"m"}}}]));
     assert_eq!(
         got[ENT],
         json!({"employeeNumber":"701984","department":"Tour Operations","division":"D","manager":{"value":"m"}})
     );
     let got = patch_user(json!([{"op":"replace","path":ENT,"value":{"department":"X"}}]));
-    assert_eq!(
-        got[ENT],
-        json!({"employeeNumber":"701984","department":"X"})
-    );
+    assert_eq!(got[ENT], json!({"employeeNumber":"701984","department":"X"}));
     let got = patch_user(json!([{"op":"remove","path":ENT}]));
     assert!(got.get(ENT).is_none());
     assert_eq!(
@@ -153,9 +132,7 @@ fn filter_replace_replaces_matching_values() {
 
 #[test]
 fn filter_add_merges_into_matching_values() {
-    let got = patch_user(
-        json!([{"op":"add","path":"emails[type eq \"home\"]","value":{"display":"Home"}}]),
-    );
+    let got = patch_user(json!([{"op":"add","path":"emails[type eq \"home\"]","value":{"display":"Home"}}]));
     assert_eq!(
         got["emails"][1],
         json!({"value":"babs@home.example","type":"home","display":"Home"})
@@ -164,8 +141,7 @@ fn filter_add_merges_into_matching_values() {
 
 #[test]
 fn filter_remove_removes_matching_values() {
-    let got =
-        patch_user(json!([{"op":"remove","path":"emails[type eq \"work\" or value co \"home\"]"}]));
+    let got = patch_user(json!([{"op":"remove","path":"emails[type eq \"work\" or value co \"home\"]"}]));
     assert!(got.get("emails").is_none());
     let got = patch_user(json!([{"op":"remove","path":"emails[type eq \"home\"]"}]));
     assert_eq!(got["emails"], json!([user()["emails"][0]]));
@@ -200,9 +176,7 @@ fn member_value_filter_is_case_exact() {
 
 #[test]
 fn setting_primary_clears_the_other_primaries() {
-    let got = patch_user(
-        json!([{"op":"replace","path":"emails[type eq \"home\"].primary","value":true}]),
-    );
+    let got = patch_user(json!([{"op":"replace","path":"emails[type eq \"home\"].primary","value":true}]));
     assert_eq!(got["emails"][0]["primary"], json!(false));
     assert_eq!(got["emails"][1]["primary"], json!(true));
 }
@@ -215,10 +189,7 @@ fn empty_operations_leave_the_resource_unchanged() {
 #[test]
 fn body_without_schemas_and_lowercase_operations_key_is_accepted() {
     let b = json!({"operations":[{"op":"add","path":"nickName","value":"N"}]});
-    assert_eq!(
-        apply_patch(&user(), &USER_RESOURCE, &b).unwrap()["nickName"],
-        "N"
-    );
+    assert_eq!(apply_patch(&user(), &USER_RESOURCE, &b).unwrap()["nickName"], "N");
 }
 
 #[test]
@@ -251,17 +222,12 @@ fn pathless_add_with_dotted_core_urn_and_filtered_keys() {
     assert_eq!(got["addresses"], json!([{"type":"work","locality":"Oslo"}]));
     assert_eq!(got[ENT]["manager"], json!({"value":"m-7"}));
     let keys: Vec<&String> = got.as_object().unwrap().keys().collect();
-    assert!(
-        keys.iter().all(|k| !k.contains('.') || k.as_str() == ENT),
-        "{keys:?}"
-    );
+    assert!(keys.iter().all(|k| !k.contains('.') || k.as_str() == ENT), "{keys:?}");
 }
 
 #[test]
 fn patch_leaves_id_and_meta_alone() {
-    let got = patch_user(
-        json!([{"op":"replace","value":{"id":"x","meta":{"version":"W/\"9\""},"title":"T"}}]),
-    );
+    let got = patch_user(json!([{"op":"replace","value":{"id":"x","meta":{"version":"W/\"9\""},"title":"T"}}]));
     assert_eq!((&got["id"], &got["meta"]), (&user()["id"], &user()["meta"]));
     assert_eq!(got["title"], "T");
 }
