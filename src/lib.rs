@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod dev;
 pub mod envtest;
 pub mod metrics;
 pub mod rules;
