@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use kube::api::{Api, PostParams};
 
 pub use binaries::{BIN_DIR_ENV, bin_dir};
 
@@ -125,7 +126,7 @@ impl ControlPlane {
         cp.spawn("etcd", cp.etcd_args(etcd_client, etcd_peer))?;
         let apiserver_args = cp.apiserver_args(etcd_client, apiserver, options)?;
         cp.spawn("kube-apiserver", apiserver_args)?;
-        cp.write_kubeconfig(&cp.kubeconfig_path(), "admin")?;
+        cp.write_cert_kubeconfig(&cp.kubeconfig_path(), "admin")?;
         cp.wait_ready(options.startup_timeout).await?;
         cp.startup_time = started.elapsed();
         tracing::info!(url = %cp.server_url, startup = ?cp.startup_time, "control plane ready");
@@ -267,8 +268,18 @@ impl ControlPlane {
     }
 
     /// Writes a kubeconfig for the client certificate `pki/<cert>.{crt,key}`.
-    fn write_kubeconfig(&self, path: &Path, cert: &str) -> anyhow::Result<()> {
+    fn write_cert_kubeconfig(&self, path: &Path, cert: &str) -> anyhow::Result<()> {
         let pki = self.dir.join("pki");
+        let credentials = format!(
+            "client-certificate: {}\n    client-key: {}",
+            pki.join(format!("{cert}.crt")).display(),
+            pki.join(format!("{cert}.key")).display()
+        );
+        self.write_kubeconfig(path, cert, &credentials)
+    }
+
+    /// Writes a kubeconfig for user entry `user` with the YAML `credentials` (4-space indented).
+    fn write_kubeconfig(&self, path: &Path, user: &str, credentials: &str) -> anyhow::Result<()> {
         let yaml = format!(
             "apiVersion: v1
 kind: Config
@@ -278,22 +289,19 @@ clusters:
     server: {server}
     certificate-authority: {ca}
 users:
-- name: {cert}
+- name: {user}
   user:
-    client-certificate: {crt}
-    client-key: {key}
+    {credentials}
 contexts:
 - name: envtest
   context:
     cluster: envtest
-    user: {cert}
+    user: {user}
     namespace: default
 current-context: envtest
 ",
             server = self.server_url,
-            ca = pki.join("ca.crt").display(),
-            crt = pki.join(format!("{cert}.crt")).display(),
-            key = pki.join(format!("{cert}.key")).display(),
+            ca = self.dir.join("pki/ca.crt").display(),
         );
         std::fs::write(path, yaml)?;
         Ok(())
@@ -368,7 +376,7 @@ current-context: envtest
         std::fs::write(pki.join(format!("{id}.crt")), cert.cert_pem)?;
         std::fs::write(pki.join(format!("{id}.key")), cert.key_pem)?;
         let path = self.dir.join(format!("kubeconfig-{id}"));
-        self.write_kubeconfig(&path, &id)?;
+        self.write_cert_kubeconfig(&path, &id)?;
         Ok(path)
     }
 
@@ -382,6 +390,62 @@ current-context: envtest
             .config_from(&self.user_kubeconfig(user, groups)?)
             .await?;
         Ok(kube::Client::try_from(config)?)
+    }
+
+    /// A kubeconfig authenticating as ServiceAccount `namespace/name` — the identity the operator has
+    /// in a cluster — with a token from the TokenRequest API, valid for a day. Creates the
+    /// ServiceAccount when absent (the namespace must exist).
+    pub async fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> anyhow::Result<PathBuf> {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let api: Api<ServiceAccount> = Api::namespaced(self.client().await?, namespace);
+        let account = ServiceAccount {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match api.create(&PostParams::default(), &account).await {
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            result => {
+                result.with_context(|| format!("creating ServiceAccount {namespace}/{name}"))?;
+            }
+        }
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                expiration_seconds: Some(24 * 3600),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let token = api
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .with_context(|| format!("requesting a token for {namespace}/{name}"))?
+            .status
+            .and_then(|status| status.token)
+            .context("TokenRequest answered without a token")?;
+        let serial = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("sa-{}-{}-{serial}", sanitize(namespace), sanitize(name));
+        let path = self.dir.join(format!("kubeconfig-{id}"));
+        self.write_kubeconfig(&path, &id, &format!("token: {token}"))?;
+        Ok(path)
+    }
+
+    /// A client authenticating as ServiceAccount `namespace/name`, see
+    /// [`ControlPlane::service_account_kubeconfig`].
+    pub async fn client_for_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> anyhow::Result<kube::Client> {
+        let path = self.service_account_kubeconfig(namespace, name).await?;
+        Ok(kube::Client::try_from(self.config_from(&path).await?)?)
     }
 
     /// Kills both processes and removes the directory.
