@@ -13,6 +13,7 @@
 //! tokens or default ServiceAccounts are created, nothing garbage-collects owned objects.
 
 mod binaries;
+mod identities;
 mod pki;
 mod process;
 
@@ -22,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use kube::api::{Api, PostParams};
 
 pub use binaries::{BIN_DIR_ENV, bin_dir};
 
@@ -267,52 +267,6 @@ impl ControlPlane {
         self.dir.join(format!("{binary}.log"))
     }
 
-    /// Writes a kubeconfig for the client certificate `pki/<cert>.{crt,key}`.
-    fn write_cert_kubeconfig(&self, path: &Path, cert: &str) -> anyhow::Result<()> {
-        let pki = self.dir.join("pki");
-        let credentials = format!(
-            "client-certificate: {}\n    client-key: {}",
-            pki.join(format!("{cert}.crt")).display(),
-            pki.join(format!("{cert}.key")).display()
-        );
-        self.write_kubeconfig(path, cert, &credentials)
-    }
-
-    /// Writes a kubeconfig for user entry `user` with the YAML `credentials` (4-space indented).
-    fn write_kubeconfig(&self, path: &Path, user: &str, credentials: &str) -> anyhow::Result<()> {
-        let yaml = format!(
-            "apiVersion: v1
-kind: Config
-clusters:
-- name: envtest
-  cluster:
-    server: {server}
-    certificate-authority: {ca}
-users:
-- name: {user}
-  user:
-    {credentials}
-contexts:
-- name: envtest
-  context:
-    cluster: envtest
-    user: {user}
-    namespace: default
-current-context: envtest
-",
-            server = self.server_url,
-            ca = self.dir.join("pki/ca.crt").display(),
-        );
-        std::fs::write(path, yaml)?;
-        Ok(())
-    }
-
-    async fn config_from(&self, kubeconfig: &Path) -> anyhow::Result<kube::Config> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
-        let options = kube::config::KubeConfigOptions::default();
-        Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?)
-    }
-
     /// The admin kubeconfig (user `scim-operator-envtest-admin` in group `system:masters`).
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.dir.join("kubeconfig")
@@ -364,88 +318,6 @@ current-context: envtest
             .arg(self.dir.join("kubectl-cache"));
         command.args(args);
         command
-    }
-
-    /// A kubeconfig authenticating as `user` in `groups` (at most two) with a client certificate
-    /// signed by the cluster CA; nothing is granted to it until RBAC says so.
-    pub fn user_kubeconfig(&self, user: &str, groups: &[&str]) -> anyhow::Result<PathBuf> {
-        let serial = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("user-{}-{serial}", sanitize(user));
-        let cert = self.ca.client_cert(user, groups)?;
-        let pki = self.dir.join("pki");
-        std::fs::write(pki.join(format!("{id}.crt")), cert.cert_pem)?;
-        std::fs::write(pki.join(format!("{id}.key")), cert.key_pem)?;
-        let path = self.dir.join(format!("kubeconfig-{id}"));
-        self.write_cert_kubeconfig(&path, &id)?;
-        Ok(path)
-    }
-
-    /// A client authenticating as `user` in `groups`, see [`ControlPlane::user_kubeconfig`].
-    pub async fn client_for_user(
-        &self,
-        user: &str,
-        groups: &[&str],
-    ) -> anyhow::Result<kube::Client> {
-        let config = self
-            .config_from(&self.user_kubeconfig(user, groups)?)
-            .await?;
-        Ok(kube::Client::try_from(config)?)
-    }
-
-    /// A kubeconfig authenticating as ServiceAccount `namespace/name` — the identity the operator has
-    /// in a cluster — with a token from the TokenRequest API, valid for a day. Creates the
-    /// ServiceAccount when absent (the namespace must exist).
-    pub async fn service_account_kubeconfig(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> anyhow::Result<PathBuf> {
-        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-        use k8s_openapi::api::core::v1::ServiceAccount;
-        let api: Api<ServiceAccount> = Api::namespaced(self.client().await?, namespace);
-        let account = ServiceAccount {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.to_string()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        match api.create(&PostParams::default(), &account).await {
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            result => {
-                result.with_context(|| format!("creating ServiceAccount {namespace}/{name}"))?;
-            }
-        }
-        let request = TokenRequest {
-            spec: Some(TokenRequestSpec {
-                expiration_seconds: Some(24 * 3600),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let token = api
-            .create_token_request(name, &PostParams::default(), &request)
-            .await
-            .with_context(|| format!("requesting a token for {namespace}/{name}"))?
-            .status
-            .and_then(|status| status.token)
-            .context("TokenRequest answered without a token")?;
-        let serial = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("sa-{}-{}-{serial}", sanitize(namespace), sanitize(name));
-        let path = self.dir.join(format!("kubeconfig-{id}"));
-        self.write_kubeconfig(&path, &id, &format!("token: {token}"))?;
-        Ok(path)
-    }
-
-    /// A client authenticating as ServiceAccount `namespace/name`, see
-    /// [`ControlPlane::service_account_kubeconfig`].
-    pub async fn client_for_service_account(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> anyhow::Result<kube::Client> {
-        let path = self.service_account_kubeconfig(namespace, name).await?;
-        Ok(kube::Client::try_from(self.config_from(&path).await?)?)
     }
 
     /// Kills both processes and removes the directory.
@@ -509,10 +381,4 @@ fn sweep_stale_dirs() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect()
 }
