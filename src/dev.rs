@@ -45,10 +45,14 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in api::crds() {
         let name = crd.name_any();
-        crds.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd)).await?;
-        tokio::time::timeout(Duration::from_secs(30), await_condition(crds.clone(), &name, conditions::is_crd_established()))
-            .await
-            .with_context(|| format!("CRD {name} not established"))??;
+        crds.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd))
+            .await?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .with_context(|| format!("CRD {name} not established"))??;
     }
     Ok(())
 }
@@ -56,17 +60,36 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
 /// Creates the demo namespace, token Secret and Directory; returns the token.
 async fn create_demo_directory(client: &Client, namespace: &str, directory: &str) -> anyhow::Result<String> {
     let params = PatchParams::apply(MANAGER).force();
-    let ns = Namespace { metadata: ObjectMeta { name: Some(namespace.into()), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(client.clone()).patch(namespace, &params, &Patch::Apply(&ns)).await?;
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .patch(namespace, &params, &Patch::Apply(&ns))
+        .await?;
     let token = hex::encode(rand::random::<[u8; 32]>());
     let secret_name = format!("{directory}-scim-token");
     let secret = Secret {
-        metadata: ObjectMeta { name: Some(secret_name.clone()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(secret_name.clone()),
+            ..Default::default()
+        },
         data: Some([("token".to_string(), ByteString(token.clone().into_bytes()))].into()),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(client.clone(), namespace).patch(&secret_name, &params, &Patch::Apply(&secret)).await?;
-    let spec = DirectorySpec { token_secret_ref: Some(SecretKeyRef { name: secret_name, key: None }), ..Default::default() };
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(&secret_name, &params, &Patch::Apply(&secret))
+        .await?;
+    let spec = DirectorySpec {
+        token_secret_ref: Some(SecretKeyRef {
+            name: secret_name,
+            key: None,
+        }),
+        ..Default::default()
+    };
     Api::<Directory>::namespaced(client.clone(), namespace)
         .patch(directory, &params, &Patch::Apply(&Directory::new(directory, spec)))
         .await?;
@@ -90,14 +113,25 @@ async fn run_on(control_plane: &ControlPlane, args: &DevArgs) -> anyhow::Result<
     std::fs::create_dir_all(&args.state_dir)?;
     let kubeconfig = std::path::absolute(args.state_dir.join("kubeconfig"))?;
     std::fs::copy(control_plane.kubeconfig_path(), &kubeconfig)?;
-    let scim_url = format!("http://{}/scim/v2/{}/{}", display_addr(args.serve.listen), args.namespace, args.directory);
+    let scim_url = format!(
+        "http://{}/scim/v2/{}/{}",
+        display_addr(args.serve.listen),
+        args.namespace,
+        args.directory
+    );
     let connection = json!({"scimUrl": scim_url, "token": token, "kubeconfig": kubeconfig});
     let connection_file = args.state_dir.join("connection.json");
 
     let metrics = Arc::new(Metrics::default());
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let serve_args = args.serve.clone();
-    let server = tokio::spawn(serve::run(client, serve_args, metrics, serve::shutdown_signal(), Some(ready_tx)));
+    let server = tokio::spawn(serve::run(
+        client,
+        serve_args,
+        metrics,
+        serve::shutdown_signal(),
+        Some(ready_tx),
+    ));
     // Print only once the endpoint answers, so the printed URL works when read.
     if ready_rx.await.is_ok() {
         std::fs::write(&connection_file, serde_json::to_string_pretty(&connection)? + "\n")?;
@@ -121,5 +155,9 @@ async fn run_on(control_plane: &ControlPlane, args: &DevArgs) -> anyhow::Result<
 
 /// `0.0.0.0` is not an address to connect to; show loopback instead.
 fn display_addr(addr: SocketAddr) -> String {
-    if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() }
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }

@@ -76,7 +76,10 @@ pub async fn run(
         client: client.clone(),
         store: store.clone(),
         auth: Arc::new(Authenticator::new(client)),
-        config: ScimConfig { max_body_bytes: args.max_body_bytes, max_results: args.max_results },
+        config: ScimConfig {
+            max_body_bytes: args.max_body_bytes,
+            max_results: args.max_results,
+        },
     };
     let scim = tokio::net::TcpListener::bind(args.listen).await?;
     let probes = tokio::net::TcpListener::bind(args.probe_listen).await?;
@@ -90,7 +93,9 @@ pub async fn run(
             let _ = ready.send(());
         });
     }
-    axum::serve(scim, scim_app(state, metrics, args.max_in_flight)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
