@@ -314,6 +314,9 @@ pub async fn patch(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ScimResult<StatusCode> {
+    if let Some(ops) = member_value_ops(&body) {
+        return patch_members(&state, &auth, &params["id"], &headers, &ops).await;
+    }
     let touches_members = patch_touches_members(&body);
     update(&state, &auth, &params["id"], &headers, |current, members| {
         let refs: Vec<Reference<'_>> = members.iter().map(|id| Reference { id, display: None }).collect();
@@ -331,6 +334,122 @@ pub async fn patch(
         ))
     })
     .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One `add` or `remove` of listed members: `{"op":"Add","path":"members","value":[{"value":"…"}]}`.
+#[derive(Debug, Clone, PartialEq)]
+struct MemberOp {
+    add: bool,
+    ids: Vec<String>,
+}
+
+/// The operations of a PATCH body when every one adds or removes members by a non-empty value list
+/// (what Entra sends for membership changes, TV15/TV16); `None` for anything else, which takes the
+/// general path. This fast path never materialises the member list, so its cost is proportional
+/// to the members in the request, not to the size of the group.
+fn member_value_ops(body: &Value) -> Option<Vec<MemberOp>> {
+    let body = body.as_object()?;
+    let get = |obj: &'_ serde_json::Map<String, Value>, key: &str| -> Option<Value> {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
+    };
+    if body
+        .keys()
+        .any(|k| !k.eq_ignore_ascii_case("schemas") && !k.eq_ignore_ascii_case("Operations"))
+    {
+        return None;
+    }
+    if let Some(schemas) = get(body, "schemas") {
+        let ok = schemas.as_array()?.iter().any(|u| {
+            u.as_str()
+                .is_some_and(|u| u.eq_ignore_ascii_case(patch::PATCH_OP_SCHEMA))
+        });
+        if !ok {
+            return None;
+        }
+    }
+    let ops = get(body, "Operations")?;
+    let ops = ops.as_array()?;
+    if ops.is_empty() {
+        return None;
+    }
+    ops.iter()
+        .map(|op| {
+            let op = op.as_object()?;
+            if op.len() != 3 {
+                return None;
+            }
+            let add = match get(op, "op")?.as_str()?.to_ascii_lowercase().as_str() {
+                "add" => true,
+                "remove" => false,
+                _ => return None,
+            };
+            if !get(op, "path")?.as_str()?.trim().eq_ignore_ascii_case("members") {
+                return None;
+            }
+            let values = get(op, "value")?;
+            let values = values.as_array()?;
+            if values.is_empty() {
+                return None;
+            }
+            let ids = values
+                .iter()
+                .map(|v| v.as_object()?.get("value")?.as_str().map(str::to_string))
+                .collect::<Option<Vec<String>>>()?;
+            Some(MemberOp { add, ids })
+        })
+        .collect()
+}
+
+/// Applies member operations in order to a membership given by `is_member`: the ids to add and
+/// to remove, sorted. Adding a member or removing a non-member is a no-op, as on the general path.
+fn member_delta(ops: &[MemberOp], is_member: impl Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+    let (mut added, mut removed) = (BTreeSet::new(), BTreeSet::new());
+    for op in ops {
+        for id in &op.ids {
+            let now = added.contains(id) || (is_member(id) && !removed.contains(id));
+            match (op.add, now) {
+                (true, false) => {
+                    if !removed.remove(id) {
+                        added.insert(id.clone());
+                    }
+                }
+                (false, true) => {
+                    if !added.remove(id) {
+                        removed.insert(id.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (added.into_iter().collect(), removed.into_iter().collect())
+}
+
+/// The fast path of `PATCH /Groups/{id}` for member additions and removals by value list: writes
+/// only the Users whose membership changes.
+async fn patch_members(
+    state: &AppState,
+    auth: &Authorized,
+    id: &str,
+    headers: &HeaderMap,
+    ops: &[MemberOp],
+) -> ScimResult<StatusCode> {
+    let current = find(state, &auth.namespace, id).await?;
+    check_if_match(headers, &etag(&current))?;
+    let (added, removed) = state.store.read(&auth.namespace, |ns| {
+        member_delta(ops, |user| {
+            ns.users
+                .get(user)
+                .is_some_and(|u| u.spec.groups.binary_search_by(|g| g.as_str().cmp(id)).is_ok())
+        })
+    });
+    check_members_exist(state, &auth.namespace, &added.iter().cloned().collect())?;
+    set_membership(state, &auth.namespace, id, &added, true).await?;
+    set_membership(state, &auth.namespace, id, &removed, false).await?;
+    tracing::info!(namespace = %auth.namespace, %id, added = added.len(), removed = removed.len(), "group members updated");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -367,4 +486,57 @@ pub async fn delete(
     );
     tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::patch::member_changes;
+
+    fn members(ids: &[&str]) -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "id": "g1",
+            "displayName": "ws-a-role-member",
+            "members": ids.iter().map(|i| json!({"value": i})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The fast path must agree with the general PATCH engine on every body it accepts.
+    #[test]
+    fn member_fast_path_agrees_with_the_patch_engine() {
+        let before = ["u1", "u2", "u3"];
+        let bodies = [
+            json!({"schemas":[patch::PATCH_OP_SCHEMA],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"u4"},{"value":"u1"}]}]}),
+            json!({"schemas":[patch::PATCH_OP_SCHEMA],"Operations":[{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u2"},{"value":"u9"}]}]}),
+            json!({"Operations":[{"op":"add","path":"members","value":[{"value":"u5"}]},{"op":"remove","path":"members","value":[{"value":"u5"},{"value":"u1"}]}]}),
+            json!({"operations":[{"OP":"remove","Path":"Members","Value":[{"value":"u3"}]},{"op":"add","path":"members","value":[{"value":"u3"},{"value":"u6"}]}]}),
+        ];
+        for body in &bodies {
+            let ops = member_value_ops(body).unwrap_or_else(|| panic!("fast path for {body}"));
+            let (added, removed) = member_delta(&ops, |id| before.contains(&id));
+            let patched = patch::apply_patch(&members(&before), &GROUP_RESOURCE, body).expect("patch applies");
+            let expected = member_changes(&members(&before), &patched);
+            assert_eq!((added, removed), (expected.added, expected.removed), "{body}");
+        }
+    }
+
+    #[test]
+    fn other_bodies_take_the_general_path() {
+        for body in [
+            json!({"Operations":[{"op":"remove","path":"members[value eq \"u1\"]"}]}),
+            json!({"Operations":[{"op":"remove","path":"members"}]}),
+            json!({"Operations":[{"op":"add","path":"members","value":[]}]}),
+            json!({"Operations":[{"op":"replace","path":"members","value":[{"value":"u1"}]}]}),
+            json!({"Operations":[{"op":"add","value":{"members":[{"value":"u1"}]}}]}),
+            json!({"Operations":[{"op":"add","path":"members","value":[{"display":"x"}]}]}),
+            json!({"Operations":[{"op":"Replace","path":"displayName","value":"x"}]}),
+            json!({"schemas":["urn:other"],"Operations":[{"op":"add","path":"members","value":[{"value":"u1"}]}]}),
+            json!({"Operations":[]}),
+        ] {
+            assert!(member_value_ops(&body).is_none(), "{body}");
+        }
+    }
 }
