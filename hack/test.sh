@@ -18,3 +18,6 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "==> cargo test (unit + integration)"
 cargo test --all-targets --locked
+
+echo "==> scim-bench (2,000 users; reports numbers, fails only on functional errors)"
+BENCH_PROFILE=dev hack/bench.sh --users 2000 --groups 20 --workspaces 5 --members-per-group 20

@@ -205,6 +205,16 @@ impl Cpu {
         }
     }
 
+    /// `self + other`.
+    pub fn plus(&self, other: &Cpu) -> Cpu {
+        Cpu {
+            operator: self.operator + other.operator,
+            apiserver: self.apiserver + other.apiserver,
+            etcd: self.etcd + other.etcd,
+            bench: self.bench + other.bench,
+        }
+    }
+
     /// `operator 12.3s, kube-apiserver 40.1s, etcd 8.0s, bench client 5.2s`
     pub fn describe(&self) -> String {
         format!(

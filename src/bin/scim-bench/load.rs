@@ -22,6 +22,15 @@ impl Run {
         self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// Two runs as one: requests and time added, latencies pooled.
+    pub fn merge(mut self, other: Run) -> Run {
+        self.requests += other.requests;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+        self
+    }
+
     /// The `q`-quantile latency (nearest rank), e.g. 0.99.
     pub fn quantile(&self, q: f64) -> Duration {
         if self.latencies.is_empty() {

@@ -530,31 +530,50 @@ impl Bench {
         for &c in &self.args.concurrency.clone() {
             let n = self.throughput_requests(c);
             eprintln!("scim-bench: write throughput, {n} creates at concurrency {c}…");
-            let raw_prefix = format!("raw{c}");
-            let raw_cpu = Cpu::now(&self.operator, &self.cp);
-            let (raw, _) = load::run(n, c, |i| {
-                let api = api.clone();
-                let name = user_name(&raw_prefix, i);
-                let id = scim_operator::scim::write::object_name("u", &name.to_lowercase(), 0);
-                let user = load::raw_user(&raw_prefix, i, &id, DIRECTORY);
-                async move {
-                    api.create(&PostParams::default(), &user).await?;
-                    Ok(())
-                }
-            })
-            .await?;
-            settle(&self.operator, Duration::from_secs(60)).await;
-            let raw_cpu = Cpu::now(&self.operator, &self.cp).since(&raw_cpu);
-            let scim_prefix = format!("scim{c}");
-            let scim_cpu = Cpu::now(&self.operator, &self.cp);
-            let (via_scim, _) = load::run(n, c, |i| {
-                let scim = scim.clone();
-                let body = entra_user(&scim_prefix, i);
-                async move { scim.create_user(&body).await.map(drop) }
-            })
-            .await?;
-            settle(&self.operator, Duration::from_secs(60)).await;
-            let scim_cpu = Cpu::now(&self.operator, &self.cp).since(&scim_cpu);
+            // ABBA order (raw, SCIM, SCIM, raw) so that drifting background load on a shared
+            // machine weighs on both sides alike.
+            let (mut raw, mut via_scim) = (None::<load::Run>, None::<load::Run>);
+            let (mut raw_cpu, mut scim_cpu) = (Cpu::default(), Cpu::default());
+            for (half, side) in [(0, "raw"), (0, "scim"), (1, "scim"), (1, "raw")] {
+                let prefix = format!("{side}{c}-{half}");
+                let range = if half == 0 { 0..n / 2 } else { n / 2..n };
+                let before = Cpu::now(&self.operator, &self.cp);
+                let run = if side == "raw" {
+                    load::run(range.len(), c, |i| {
+                        let api = api.clone();
+                        let name = user_name(&prefix, i);
+                        let id = scim_operator::scim::write::object_name("u", &name.to_lowercase(), 0);
+                        let user = load::raw_user(&prefix, i, &id, DIRECTORY);
+                        async move {
+                            api.create(&PostParams::default(), &user).await?;
+                            Ok(())
+                        }
+                    })
+                    .await?
+                    .0
+                } else {
+                    load::run(range.len(), c, |i| {
+                        let scim = scim.clone();
+                        let body = entra_user(&prefix, i);
+                        async move { scim.create_user(&body).await.map(drop) }
+                    })
+                    .await?
+                    .0
+                };
+                settle(&self.operator, Duration::from_secs(60)).await;
+                let used = Cpu::now(&self.operator, &self.cp).since(&before);
+                let (total, cpu) = if side == "raw" {
+                    (&mut raw, &mut raw_cpu)
+                } else {
+                    (&mut via_scim, &mut scim_cpu)
+                };
+                *total = Some(match total.take() {
+                    Some(t) => t.merge(run),
+                    None => run,
+                });
+                *cpu = cpu.plus(&used);
+            }
+            let (raw, via_scim) = (raw.context("raw run")?, via_scim.context("SCIM run")?);
             let x = via_scim.rate() / raw.rate();
             self.report.row(
                 "1",
