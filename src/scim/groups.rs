@@ -410,18 +410,17 @@ fn member_delta(ops: &[MemberOp], is_member: impl Fn(&str) -> bool) -> (Vec<Stri
     for op in ops {
         for id in &op.ids {
             let now = added.contains(id) || (is_member(id) && !removed.contains(id));
-            match (op.add, now) {
-                (true, false) => {
-                    if !removed.remove(id) {
-                        added.insert(id.clone());
-                    }
-                }
-                (false, true) => {
-                    if !added.remove(id) {
-                        removed.insert(id.clone());
-                    }
-                }
-                _ => {}
+            if op.add == now {
+                continue;
+            }
+            // Undo an opposite change made earlier in this request, or record this one.
+            let (undo, record) = if op.add {
+                (&mut removed, &mut added)
+            } else {
+                (&mut added, &mut removed)
+            };
+            if !undo.remove(id) {
+                record.insert(id.clone());
             }
         }
     }
