@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod controller;
 pub mod envtest;
 pub mod rules;
 pub mod scim;
