@@ -1,1 +1,68 @@
+//! Pure rules: from Users and Groups as stored to the desired Workspaces and RoleBindings.
+//! No I/O and no Kubernetes client; every function here is deterministic (sorted outputs, no
+//! clocks), so the controller can compare desired with actual and write nothing when they match.
+//!
+//! The controller's pass, with the pure steps here:
+//! 1. dereference (I/O): the Directory, Groups and Users from the watch caches;
+//! 2. [`PlanSettings::from_directory`] and [`GroupIndex::new`] — each group's display name parsed
+//!    once ([`parse_group_name`]) with its workspace object name ([`workspace_object_name`]);
+//! 3. [`plan_workspaces`] — the Workspace specs and the group-level conflicts;
+//! 4. [`plan_user`] per user — state, organisation role ([`org_role`]), workspace roles with
+//!    conflicts resolved by the policy ([`resolve`]); [`UserPlan::bindings`] gives the
+//!    RoleBindings to apply, [`UserPlan::workspace_roles`] the User status;
+//! 5. [`workspace_summary`] (or a [`WorkspaceTally`]) per workspace over its users' bindings —
+//!    counts per role and the first conflicts for the Workspace status;
+//! 6. apply and update status (I/O).
 
+mod domains;
+mod group_name;
+mod groups;
+mod names;
+mod plan;
+mod roles;
+mod workspace;
+
+pub use domains::{AllowedDomains, DomainRejection, user_address};
+pub use group_name::{
+    GroupKind, NotWorkspaceGroup, ROLE_SEPARATOR, WORKSPACE_PREFIX, parse_group_name,
+};
+pub use groups::{GroupIndex, GroupInfo};
+pub use names::{
+    MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name,
+    workspace_binding_name, workspace_key, workspace_object_name,
+};
+pub use plan::{
+    DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user,
+};
+pub use roles::{org_role, resolve, workspace_role};
+pub use workspace::{
+    MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces,
+    workspace_summary,
+};
+
+/// Condition reasons (CamelCase) for what the rules decide.
+pub mod reason {
+    /// User: active and bound.
+    pub const ACTIVE: &str = "Active";
+    /// User: `active: false`, no bindings.
+    pub const SUSPENDED: &str = "Suspended";
+    /// User: outside the directory's allowed email domains, no bindings.
+    pub const DOMAIN_NOT_ALLOWED: &str = "DomainNotAllowed";
+    /// Group: `ws-{group}-role-{role}`, feeds a workspace.
+    pub const WORKSPACE_GROUP: &str = "WorkspaceGroup";
+    /// Group: display name does not start with `ws-`.
+    pub const NO_WORKSPACE_PREFIX: &str = "NoWorkspacePrefix";
+    /// Group: no `-role-` after `ws-`.
+    pub const NO_ROLE_SEPARATOR: &str = "NoRoleSeparator";
+    /// Group: nothing between `ws-` and `-role-`.
+    pub const EMPTY_WORKSPACE_NAME: &str = "EmptyWorkspaceName";
+    /// Group: the role is not admin, manager or member.
+    pub const UNKNOWN_WORKSPACE_ROLE: &str = "UnknownWorkspaceRole";
+    /// User, RoleBinding, Workspace: in several role groups of one workspace (or several groups
+    /// claim one role).
+    pub const CONFLICT: &str = "MultipleRoleGroups";
+    /// No conflict.
+    pub const NO_CONFLICT: &str = "NoConflict";
+    /// Workspace: two different workspace names hashed to the same object name.
+    pub const NAME_COLLISION: &str = "NameCollision";
+}
