@@ -1,1 +1,454 @@
+//! A real, throwaway Kubernetes control plane (etcd + kube-apiserver) for tests and `dev` mode —
+//! what controller-runtime's envtest does, in Rust.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! let cp = scim_operator::envtest::ControlPlane::start().await?;
+//! let client = cp.client().await?;
+//! let status = cp.kubectl(["get", "namespaces"]).status()?;
+//! # Ok(()) }
+//! ```
+//!
+//! There is no kube-controller-manager: namespaces are not finalised on delete, no ServiceAccount
+//! tokens or default ServiceAccounts are created, nothing garbage-collects owned objects.
 
+mod binaries;
+mod pki;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+pub use binaries::{BIN_DIR_ENV, bin_dir};
+
+/// How to start a control plane.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Write an audit log of every write request (metadata level) to [`ControlPlane::audit_log_path`].
+    pub audit: bool,
+    /// Extra kube-apiserver flags, e.g. `--feature-gates=...`.
+    pub extra_apiserver_args: Vec<String>,
+    /// How long to wait for `/readyz`.
+    pub startup_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            audit: false,
+            extra_apiserver_args: Vec::new(),
+            startup_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// The audit policy of [`Options::audit`]: every mutating request, metadata only, once complete.
+const AUDIT_POLICY: &str = "\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+";
+
+/// A running etcd and kube-apiserver on loopback ports, with an admin kubeconfig. Dropping it (or
+/// [`ControlPlane::stop`]) kills both and removes its directory; so does process exit, for a
+/// control plane kept in a `static`.
+pub struct ControlPlane {
+    owner: u64,
+    dir: PathBuf,
+    bin_dir: PathBuf,
+    server_url: String,
+    ca: pki::Ca,
+    audit_log: Option<PathBuf>,
+    startup_time: Duration,
+    children: Vec<Child>,
+}
+
+/// Distinguishes control planes of one process in the exit-hook registry.
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
+
+/// File-name prefix of a control plane's temporary directory.
+const DIR_PREFIX: &str = "scim-operator-envtest-";
+
+impl ControlPlane {
+    /// Starts a control plane with default [`Options`].
+    pub async fn start() -> anyhow::Result<ControlPlane> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a control plane; retries twice when a port picked as free was taken meanwhile.
+    pub async fn start_with(options: Options) -> anyhow::Result<ControlPlane> {
+        sweep_stale_dirs();
+        let bin_dir = binaries::bin_dir()?;
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(&bin_dir, &options).await {
+                Err(e) if attempt < 3 && format!("{e:#}").contains("address already in use") => {
+                    tracing::warn!(attempt, "control plane port was taken, retrying");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_start(bin_dir: &Path, options: &Options) -> anyhow::Result<ControlPlane> {
+        let started = Instant::now();
+        let owner = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        let dir = tempfile::Builder::new()
+            .prefix(DIR_PREFIX)
+            .tempdir()
+            .context("creating the control plane directory")?
+            .keep();
+        process::register_dir(owner, dir.clone());
+        std::fs::write(dir.join("owner.pid"), std::process::id().to_string())?;
+        let mut cp = ControlPlane {
+            owner,
+            dir,
+            bin_dir: bin_dir.to_path_buf(),
+            server_url: String::new(),
+            ca: pki::Ca::new()?,
+            audit_log: None,
+            startup_time: Duration::ZERO,
+            children: Vec::new(),
+        };
+        cp.write_pki()?;
+        let [etcd_client, etcd_peer, apiserver] = free_ports()?;
+        cp.server_url = format!("https://127.0.0.1:{apiserver}");
+        cp.spawn("etcd", cp.etcd_args(etcd_client, etcd_peer))?;
+        let apiserver_args = cp.apiserver_args(etcd_client, apiserver, options)?;
+        cp.spawn("kube-apiserver", apiserver_args)?;
+        cp.write_kubeconfig(&cp.kubeconfig_path(), "admin")?;
+        cp.wait_ready(options.startup_timeout).await?;
+        cp.startup_time = started.elapsed();
+        tracing::info!(url = %cp.server_url, startup = ?cp.startup_time, "control plane ready");
+        Ok(cp)
+    }
+
+    fn write_pki(&self) -> anyhow::Result<()> {
+        let pki = self.dir.join("pki");
+        std::fs::create_dir(&pki)?;
+        std::fs::write(pki.join("ca.crt"), &self.ca.cert_pem)?;
+        let serving = self.ca.serving_cert()?;
+        std::fs::write(pki.join("apiserver.crt"), serving.cert_pem)?;
+        std::fs::write(pki.join("apiserver.key"), serving.key_pem)?;
+        let admin = self
+            .ca
+            .client_cert("scim-operator-envtest-admin", &["system:masters"])?;
+        std::fs::write(pki.join("admin.crt"), admin.cert_pem)?;
+        std::fs::write(pki.join("admin.key"), admin.key_pem)?;
+        let (sa_key, sa_pub) = pki::service_account_key()?;
+        std::fs::write(pki.join("sa.key"), sa_key)?;
+        std::fs::write(pki.join("sa.pub"), sa_pub)?;
+        Ok(())
+    }
+
+    fn etcd_args(&self, client: u16, peer: u16) -> Vec<String> {
+        let client = format!("http://127.0.0.1:{client}");
+        let peer = format!("http://127.0.0.1:{peer}");
+        vec![
+            format!("--data-dir={}", self.dir.join("etcd").display()),
+            format!("--listen-client-urls={client}"),
+            format!("--advertise-client-urls={client}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster=default={peer}"),
+            "--unsafe-no-fsync".into(),
+            "--log-level=warn".into(),
+        ]
+    }
+
+    fn apiserver_args(
+        &mut self,
+        etcd_client: u16,
+        port: u16,
+        options: &Options,
+    ) -> anyhow::Result<Vec<String>> {
+        let pki = self.dir.join("pki");
+        let file = |name: &str| pki.join(name).display().to_string();
+        let mut args = vec![
+            format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            // 1.37 refuses a loopback advertise address with the endpoint reconciler.
+            "--endpoint-reconciler-type=none".into(),
+            format!("--secure-port={port}"),
+            format!("--cert-dir={}", pki.display()),
+            format!("--tls-cert-file={}", file("apiserver.crt")),
+            format!("--tls-private-key-file={}", file("apiserver.key")),
+            format!("--client-ca-file={}", file("ca.crt")),
+            format!("--service-account-key-file={}", file("sa.pub")),
+            format!("--service-account-signing-key-file={}", file("sa.key")),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            "--authorization-mode=RBAC".into(),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            // No controller-manager creates default ServiceAccounts, which this plugin requires of pods.
+            "--disable-admission-plugins=ServiceAccount".into(),
+            "--allow-privileged=true".into(),
+        ];
+        if options.audit {
+            let policy = self.dir.join("audit-policy.yaml");
+            std::fs::write(&policy, AUDIT_POLICY)?;
+            let log = self.dir.join("audit.log");
+            args.push(format!("--audit-policy-file={}", policy.display()));
+            args.push(format!("--audit-log-path={}", log.display()));
+            args.push("--audit-log-mode=blocking".into());
+            self.audit_log = Some(log);
+        }
+        args.extend(options.extra_apiserver_args.iter().cloned());
+        Ok(args)
+    }
+
+    fn spawn(&mut self, binary: &str, args: Vec<String>) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.log_path(binary))?;
+        let mut command = Command::new(self.bin_dir.join(binary));
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = process::spawn(self.owner, command)
+            .with_context(|| format!("starting {}", self.bin_dir.join(binary).display()))?;
+        self.children.push(child);
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let mut config = self.config_from(&self.kubeconfig_path()).await?;
+        config.connect_timeout = Some(Duration::from_secs(2));
+        config.read_timeout = Some(Duration::from_secs(5));
+        let client = kube::Client::try_from(config)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            for (child, name) in self.children.iter_mut().zip(["etcd", "kube-apiserver"]) {
+                if let Some(status) = child.try_wait()? {
+                    bail!("{name} exited with {status}\n{}", self.log_tails());
+                }
+            }
+            let request = axum::http::Request::get("/readyz").body(Vec::new())?;
+            let not_ready = match client.request_text(request).await {
+                Ok(body) if body.trim() == "ok" => return Ok(()),
+                Ok(body) => body,
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() > deadline {
+                bail!(
+                    "kube-apiserver not ready after {timeout:?}: {not_ready}\n{}",
+                    self.log_tails()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The last lines of both processes' logs, for error messages.
+    fn log_tails(&self) -> String {
+        ["etcd", "kube-apiserver"]
+            .iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+                format!("--- last lines of {name} log ---\n{tail}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn log_path(&self, binary: &str) -> PathBuf {
+        self.dir.join(format!("{binary}.log"))
+    }
+
+    /// Writes a kubeconfig for the client certificate `pki/<cert>.{crt,key}`.
+    fn write_kubeconfig(&self, path: &Path, cert: &str) -> anyhow::Result<()> {
+        let pki = self.dir.join("pki");
+        let yaml = format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: envtest
+  cluster:
+    server: {server}
+    certificate-authority: {ca}
+users:
+- name: {cert}
+  user:
+    client-certificate: {crt}
+    client-key: {key}
+contexts:
+- name: envtest
+  context:
+    cluster: envtest
+    user: {cert}
+    namespace: default
+current-context: envtest
+",
+            server = self.server_url,
+            ca = pki.join("ca.crt").display(),
+            crt = pki.join(format!("{cert}.crt")).display(),
+            key = pki.join(format!("{cert}.key")).display(),
+        );
+        std::fs::write(path, yaml)?;
+        Ok(())
+    }
+
+    async fn config_from(&self, kubeconfig: &Path) -> anyhow::Result<kube::Config> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
+        let options = kube::config::KubeConfigOptions::default();
+        Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?)
+    }
+
+    /// The admin kubeconfig (user `scim-operator-envtest-admin` in group `system:masters`).
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// The directory holding kube-apiserver, etcd, kubectl and helm.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// The control plane's temporary directory (certificates, logs, etcd data).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The audit log, when started with [`Options::audit`]: one JSON event per line.
+    pub fn audit_log_path(&self) -> Option<&Path> {
+        self.audit_log.as_deref()
+    }
+
+    /// How long [`ControlPlane::start`] took until `/readyz` answered `ok`.
+    pub fn startup_time(&self) -> Duration {
+        self.startup_time
+    }
+
+    /// An admin client. Make one per tokio runtime: a client's connections belong to the runtime
+    /// it was first used on.
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let config = self.config_from(&self.kubeconfig_path()).await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// `kubectl --kubeconfig <admin kubeconfig> <args>`, not yet run.
+    pub fn kubectl<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = Command::new(self.bin_dir.join("kubectl"));
+        command.arg("--kubeconfig").arg(self.kubeconfig_path());
+        // A private discovery cache: the shared ~/.kube/cache may hold another run's port.
+        command
+            .arg("--cache-dir")
+            .arg(self.dir.join("kubectl-cache"));
+        command.args(args);
+        command
+    }
+
+    /// A kubeconfig authenticating as `user` in `groups` (at most two) with a client certificate
+    /// signed by the cluster CA; nothing is granted to it until RBAC says so.
+    pub fn user_kubeconfig(&self, user: &str, groups: &[&str]) -> anyhow::Result<PathBuf> {
+        let serial = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("user-{}-{serial}", sanitize(user));
+        let cert = self.ca.client_cert(user, groups)?;
+        let pki = self.dir.join("pki");
+        std::fs::write(pki.join(format!("{id}.crt")), cert.cert_pem)?;
+        std::fs::write(pki.join(format!("{id}.key")), cert.key_pem)?;
+        let path = self.dir.join(format!("kubeconfig-{id}"));
+        self.write_kubeconfig(&path, &id)?;
+        Ok(path)
+    }
+
+    /// A client authenticating as `user` in `groups`, see [`ControlPlane::user_kubeconfig`].
+    pub async fn client_for_user(
+        &self,
+        user: &str,
+        groups: &[&str],
+    ) -> anyhow::Result<kube::Client> {
+        let config = self
+            .config_from(&self.user_kubeconfig(user, groups)?)
+            .await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// Kills both processes and removes the directory.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        // Killed, not terminated: the state is thrown away, and kube-apiserver drains for seconds.
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        process::forget(self.owner);
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("server_url", &self.server_url)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Three distinct free loopback ports (bound together, then released).
+fn free_ports() -> anyhow::Result<[u16; 3]> {
+    let listeners = [(); 3].map(|()| std::net::TcpListener::bind("127.0.0.1:0"));
+    let mut ports = [0; 3];
+    for (port, listener) in ports.iter_mut().zip(listeners) {
+        *port = listener
+            .context("finding a free loopback port")?
+            .local_addr()?
+            .port();
+    }
+    Ok(ports)
+}
+
+/// Removes directories of control planes whose process died without cleaning up (e.g. SIGKILL).
+fn sweep_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
+        }
+        let Ok(pid) = std::fs::read_to_string(entry.path().join("owner.pid")) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.trim()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
