@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -33,6 +34,15 @@ pub(crate) struct Caches {
     /// RoleBinding → its user label; reversed: a user's bindings.
     pub user_bindings: Index,
     pub triggers: Triggers,
+}
+
+/// The writing halves of the caches, each driven by its reflector.
+struct Writers {
+    users: Writer<User>,
+    groups: Writer<Group>,
+    workspaces: Writer<Workspace>,
+    bindings: Writer<RoleBinding>,
+    directories: Writer<Directory>,
 }
 
 /// Where cache events send work.
@@ -80,12 +90,39 @@ impl Caches {
     /// Starts one reflector per kind (all namespaces, or only `namespace`) and returns the caches;
     /// they fill in the background (see [`Caches::ready`]).
     pub fn start(client: &Client, namespace: Option<&str>) -> Arc<Caches> {
+        let (caches, writers) = Caches::new();
+        let caches = Arc::new(caches);
+        spawn(api(client, namespace), writers.users, &caches, on_user);
+        spawn(api(client, namespace), writers.groups, &caches, on_group);
+        spawn(
+            api(client, namespace),
+            writers.workspaces,
+            &caches,
+            on_workspace,
+        );
+        spawn(
+            api(client, namespace),
+            writers.bindings,
+            &caches,
+            on_binding,
+        );
+        spawn(
+            api(client, namespace),
+            writers.directories,
+            &caches,
+            on_directory,
+        );
+        caches
+    }
+
+    /// Empty caches and the writers that fill them.
+    fn new() -> (Caches, Writers) {
         let (users, users_w) = reflector::store();
         let (groups, groups_w) = reflector::store();
         let (workspaces, workspaces_w) = reflector::store();
         let (bindings, bindings_w) = reflector::store();
         let (directories, directories_w) = reflector::store();
-        let caches = Arc::new(Caches {
+        let caches = Caches {
             users,
             groups,
             workspaces,
@@ -94,13 +131,15 @@ impl Caches {
             memberships: Index::default(),
             user_bindings: Index::default(),
             triggers: Triggers::default(),
-        });
-        spawn(api(client, namespace), users_w, &caches, on_user);
-        spawn(api(client, namespace), groups_w, &caches, on_group);
-        spawn(api(client, namespace), workspaces_w, &caches, on_workspace);
-        spawn(api(client, namespace), bindings_w, &caches, on_binding);
-        spawn(api(client, namespace), directories_w, &caches, on_directory);
-        caches
+        };
+        let writers = Writers {
+            users: users_w,
+            groups: groups_w,
+            workspaces: workspaces_w,
+            bindings: bindings_w,
+            directories: directories_w,
+        };
+        (caches, writers)
     }
 
     /// Waits until every cache has listed once. Nothing is deleted before: a half-filled cache
@@ -327,3 +366,6 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
         _ => caches.triggers.namespace(&ns),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -88,7 +88,7 @@ impl Config {
             renew_interval: Duration::from_secs(5),
             resync_interval: Duration::from_secs(600),
             concurrency: 8,
-            namespace_debounce: Duration::from_millis(200),
+            namespace_debounce: Duration::from_millis(500),
             metrics: Metrics::default(),
         }
     }
