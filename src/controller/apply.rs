@@ -49,10 +49,26 @@ impl Writer {
             + DeserializeOwned,
     {
         let ns = obj.namespace().unwrap_or_default();
-        self.metrics.write(&K::kind(&()), "apply");
+        self.metrics.write(&kind_label::<K>(), "apply");
         let params = PatchParams::apply(FIELD_MANAGER).force();
         Ok(self
             .api::<K>(&ns)
+            .patch(&obj.name_any(), &params, &Patch::Apply(obj))
+            .await?)
+    }
+
+    /// Server-side applies a cluster-scoped object (a native-RBAC Namespace).
+    pub async fn apply_cluster<K>(&self, obj: &K) -> Result<K>
+    where
+        K: Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + Serialize
+            + DeserializeOwned,
+    {
+        self.metrics.write(&kind_label::<K>(), "apply");
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        Ok(Api::<K>::all(self.client.clone())
             .patch(&obj.name_any(), &params, &Patch::Apply(obj))
             .await?)
     }
@@ -66,7 +82,7 @@ impl Writer {
             + DeserializeOwned,
         S: Serialize,
     {
-        self.metrics.write(&K::kind(&()), "status");
+        self.metrics.write(&kind_label::<K>(), "status");
         let body = serde_json::json!({
             "apiVersion": K::api_version(&()),
             "kind": K::kind(&()),
@@ -88,7 +104,7 @@ impl Writer {
             + Debug
             + DeserializeOwned,
     {
-        self.metrics.write(&K::kind(&()), "delete");
+        self.metrics.write(&kind_label::<K>(), "delete");
         match self
             .api::<K>(namespace)
             .delete(name, &DeleteParams::background())
@@ -98,6 +114,17 @@ impl Writer {
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+/// The `kind` label of a write: our kinds by name, others qualified by API group
+/// (`rbac.authorization.k8s.io/RoleBinding`), core ones by name (`Namespace`).
+pub(crate) fn kind_label<K: Resource<DynamicType = ()>>() -> String {
+    let group = K::group(&());
+    if group.is_empty() || group == crate::api::GROUP {
+        K::kind(&()).into_owned()
+    } else {
+        format!("{group}/{}", K::kind(&()))
     }
 }
 

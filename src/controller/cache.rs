@@ -18,7 +18,11 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::RoleBinding as RbacBinding;
+
 use super::index::Index;
+use super::native;
 use super::{Error, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
 
@@ -29,6 +33,12 @@ pub(crate) struct Caches {
     pub workspaces: Store<Workspace>,
     pub bindings: Store<RoleBinding>,
     pub directories: Store<Directory>,
+    /// Native RBAC RoleBindings we manage (any namespace, by label).
+    pub native_bindings: Store<RbacBinding>,
+    /// Namespaces we manage for native RBAC (by label).
+    pub native_namespaces: Store<Namespace>,
+    /// Native RoleBinding (`namespace/name`, under its source namespace) → its user.
+    pub user_native_bindings: Index,
     /// User → the ids of its groups (`spec.groups`); reversed: a group's members.
     pub memberships: Index,
     /// RoleBinding → its user label; reversed: a user's bindings.
@@ -43,6 +53,8 @@ struct Writers {
     workspaces: Writer<Workspace>,
     bindings: Writer<RoleBinding>,
     directories: Writer<Directory>,
+    native_bindings: Writer<RbacBinding>,
+    native_namespaces: Writer<Namespace>,
 }
 
 /// Where cache events send work.
@@ -92,25 +104,57 @@ impl Caches {
     pub fn start(client: &Client, namespace: Option<&str>) -> Arc<Caches> {
         let (caches, writers) = Caches::new();
         let caches = Arc::new(caches);
-        spawn(api(client, namespace), writers.users, &caches, on_user);
-        spawn(api(client, namespace), writers.groups, &caches, on_group);
+        let all = watcher::Config::default();
         spawn(
             api(client, namespace),
+            all.clone(),
+            writers.users,
+            &caches,
+            on_user,
+        );
+        spawn(
+            api(client, namespace),
+            all.clone(),
+            writers.groups,
+            &caches,
+            on_group,
+        );
+        spawn(
+            api(client, namespace),
+            all.clone(),
             writers.workspaces,
             &caches,
             on_workspace,
         );
         spawn(
             api(client, namespace),
+            all.clone(),
             writers.bindings,
             &caches,
             on_binding,
         );
         spawn(
             api(client, namespace),
+            all,
             writers.directories,
             &caches,
             on_directory,
+        );
+        // Native RBAC lives in other namespaces: watched cluster-wide, only what we manage.
+        let ours = watcher::Config::default().labels(&native::selector(namespace));
+        spawn(
+            Api::all(client.clone()),
+            ours.clone(),
+            writers.native_bindings,
+            &caches,
+            on_native_binding,
+        );
+        spawn(
+            Api::all(client.clone()),
+            ours,
+            writers.native_namespaces,
+            &caches,
+            |_, _| {},
         );
         caches
     }
@@ -122,7 +166,12 @@ impl Caches {
         let (workspaces, workspaces_w) = reflector::store();
         let (bindings, bindings_w) = reflector::store();
         let (directories, directories_w) = reflector::store();
+        let (native_bindings, native_bindings_w) = reflector::store();
+        let (native_namespaces, native_namespaces_w) = reflector::store();
         let caches = Caches {
+            native_bindings,
+            native_namespaces,
+            user_native_bindings: Index::default(),
             users,
             groups,
             workspaces,
@@ -138,6 +187,8 @@ impl Caches {
             workspaces: workspaces_w,
             bindings: bindings_w,
             directories: directories_w,
+            native_bindings: native_bindings_w,
+            native_namespaces: native_namespaces_w,
         };
         (caches, writers)
     }
@@ -151,6 +202,14 @@ impl Caches {
         self.workspaces.wait_until_ready().await.map_err(gone)?;
         self.bindings.wait_until_ready().await.map_err(gone)?;
         self.directories.wait_until_ready().await.map_err(gone)?;
+        self.native_bindings
+            .wait_until_ready()
+            .await
+            .map_err(gone)?;
+        self.native_namespaces
+            .wait_until_ready()
+            .await
+            .map_err(gone)?;
         Ok(())
     }
 
@@ -213,6 +272,7 @@ enum Change<'a, K> {
 /// a status write (ours) is told apart from a spec change.
 fn spawn<K>(
     api: Api<K>,
+    config: watcher::Config,
     writer: reflector::store::Writer<K>,
     caches: &Arc<Caches>,
     on: fn(&Caches, Change<'_, K>),
@@ -222,7 +282,7 @@ fn spawn<K>(
     let caches = Arc::downgrade(caches);
     tokio::spawn(async move {
         // managedFields are dropped from the cache: they are large and never read here.
-        let stream = watcher(api, watcher::Config::default())
+        let stream = watcher(api, config)
             .default_backoff()
             .modify(|o| o.managed_fields_mut().clear())
             .reflect(writer);
@@ -263,7 +323,8 @@ fn spawn<K>(
 fn begin_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
     match K::kind(&()).as_ref() {
         "User" => caches.memberships.begin_relist(),
-        "RoleBinding" => caches.user_bindings.begin_relist(),
+        "RoleBinding" if K::group(&()) == crate::api::GROUP => caches.user_bindings.begin_relist(),
+        "RoleBinding" => caches.user_native_bindings.begin_relist(),
         _ => {}
     }
 }
@@ -271,7 +332,8 @@ fn begin_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
 fn end_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
     match K::kind(&()).as_ref() {
         "User" => caches.memberships.end_relist(),
-        "RoleBinding" => caches.user_bindings.end_relist(),
+        "RoleBinding" if K::group(&()) == crate::api::GROUP => caches.user_bindings.end_relist(),
+        "RoleBinding" => caches.user_native_bindings.end_relist(),
         _ => {}
     }
     // Whatever changed while the watch was down is settled by one pass per namespace.
@@ -364,6 +426,37 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
         }
         // A binding of a user that is gone: the namespace pass deletes it.
         _ => caches.triggers.namespace(&ns),
+    }
+}
+
+fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {
+    let (rb, deleted) = match change {
+        Change::Spec(rb) => (rb, false),
+        Change::Deleted(rb) => (rb, true),
+        Change::Other => return,
+    };
+    let Some(source) = rb.labels().get(native::SOURCE_NAMESPACE).cloned() else {
+        return;
+    };
+    let key = native::key(rb);
+    let user = rb.labels().get(labels::USER).cloned();
+    if deleted {
+        caches.user_native_bindings.remove(&source, &key);
+    } else {
+        caches
+            .user_native_bindings
+            .set(&source, &key, user.iter().cloned().collect());
+    }
+    match user {
+        Some(user)
+            if caches
+                .users
+                .get(&ObjectRef::new(&user).within(&source))
+                .is_some() =>
+        {
+            caches.triggers.user(&source, &user)
+        }
+        _ => caches.triggers.namespace(&source),
     }
 }
 

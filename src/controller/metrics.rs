@@ -157,6 +157,8 @@ pub(crate) const KINDS: &[&str] = &[
     "Directory",
     "Event",
     "Lease",
+    "Namespace",
+    "rbac.authorization.k8s.io/RoleBinding",
 ];
 /// Every verb the controller uses.
 pub(crate) const VERBS: &[&str] = &["apply", "status", "delete", "create", "replace"];

@@ -15,6 +15,9 @@
 //! 4. **status** ([`status`], pure builders): User, RoleBinding, Workspace, Group and Directory
 //!    statuses with kstatus conditions; an Event when a user's role conflict first appears.
 //!
+//! With a Directory's `nativeRbac`, [`native`] also gives each workspace a namespace and each
+//! workspace binding an `rbac.authorization.k8s.io` RoleBinding to a ClusterRole.
+//!
 //! Only the holder of the leader Lease ([`lease`]) reconciles. Each leadership term starts with
 //! a full pass (every namespace, then every user), then follows the triggers.
 
@@ -25,6 +28,7 @@ mod index;
 pub mod lease;
 mod metrics;
 mod namespace;
+pub mod native;
 pub mod status;
 mod user;
 

@@ -14,7 +14,7 @@ use super::apply::{managed_labels, metadata_matches};
 use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, directory_status, group_status, workspace_status};
-use super::{Context, Result};
+use super::{Context, Result, native};
 use crate::api::{
     Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels,
 };
@@ -162,6 +162,8 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             ctx.writer.delete::<RoleBinding>(ns, &rb.name_any()).await?;
         }
     }
+
+    native::prune_orphans(ctx, ns).await?;
 
     let counts = DirectoryCounts {
         users: users.len() as u32,

@@ -12,7 +12,7 @@ use kube::{Resource, ResourceExt};
 
 use super::apply::{managed_labels, metadata_matches};
 use super::status::{binding_status, reason, user_conflict_message, user_status};
-use super::{Context, Error, Result};
+use super::{Context, Error, Result, native};
 use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels};
 use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
@@ -63,6 +63,7 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
             ctx.writer.delete::<RoleBinding>(&ns, &name).await?;
         }
     }
+    native::reconcile_user(&ctx, &ns, directory.as_ref(), &plan).await?;
 
     let status = user_status(
         user.status.as_ref(),

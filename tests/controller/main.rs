@@ -8,5 +8,6 @@ mod support;
 
 mod env;
 mod lifecycle;
+mod native;
 mod policy;
 mod runtime;

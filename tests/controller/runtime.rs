@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kube::api::ListParams;
+use kube::api::{Api, ListParams};
 use scim_operator::api::*;
 
 use super::env::*;
@@ -40,6 +40,12 @@ async fn resync_without_change_writes_nothing() {
         "quiet",
         Some(DirectorySpec {
             conflict_policy: ConflictPolicy::LeastPrivilege,
+            // Native RBAC too, under a prefix of its own (namespaces are cluster-wide).
+            native_rbac: Some(NativeRbac {
+                namespace_prefix: format!("q{:06x}-", rand::random::<u32>() & 0xff_ffff),
+                username_prefix: String::new(),
+                cluster_roles: Default::default(),
+            }),
             ..Default::default()
         }),
     )
@@ -76,9 +82,17 @@ async fn resync_without_change_writes_nothing() {
             .list(&ListParams::default())
             .await
             .expect("bindings");
+        let native = Api::<k8s_openapi::api::rbac::v1::RoleBinding>::all(env.client.clone())
+            .list(
+                &ListParams::default()
+                    .labels(&format!("scim-operator.io/source-namespace={}", env.ns)),
+            )
+            .await
+            .expect("native bindings");
         users.items.iter().all(|u| u.status.is_some())
             && rbs.items.len() == 6
             && rbs.items.iter().all(|rb| rb.status.is_some())
+            && native.items.len() == 3
     })
     .await;
     assert!(all_written, "statuses not written");
