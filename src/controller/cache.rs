@@ -414,19 +414,17 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
             .user_bindings
             .set(&ns, &name, user.iter().cloned().collect());
     }
-    match user {
-        // A binding edited or deleted by someone else is put back by its user's reconcile.
-        Some(user)
-            if caches
-                .users
-                .get(&ObjectRef::new(&user).within(&ns))
-                .is_some() =>
-        {
-            caches.triggers.user(&ns, &user)
-        }
-        // A binding of a user that is gone: the namespace pass deletes it.
-        _ => caches.triggers.namespace(&ns),
+    // A binding edited or deleted by someone else is put back by its user's reconcile.
+    if let Some(user) = user
+        && caches
+            .users
+            .get(&ObjectRef::new(&user).within(&ns))
+            .is_some()
+    {
+        caches.triggers.user(&ns, &user);
     }
+    // The namespace pass counts bindings (Directory status) and deletes those of users gone.
+    caches.triggers.namespace(&ns);
 }
 
 fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {

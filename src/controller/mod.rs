@@ -71,6 +71,9 @@ pub struct Config {
     pub resync_interval: Duration,
     /// Users reconciled at once.
     pub concurrency: u16,
+    /// Delay before a user is reconciled, so that a burst of triggers (a user's own write, then
+    /// the events of the bindings it created) costs one reconcile, reading caches that caught up.
+    pub debounce: Duration,
     /// Pause after a namespace pass, so that a burst of events costs one pass, not one per event.
     pub namespace_debounce: Duration,
     /// Metrics, shared with `/metrics` and tests.
@@ -92,6 +95,7 @@ impl Config {
             renew_interval: Duration::from_secs(5),
             resync_interval: Duration::from_secs(600),
             concurrency: 8,
+            debounce: Duration::from_millis(250),
             namespace_debounce: Duration::from_millis(500),
             metrics: Metrics::default(),
         }
@@ -211,7 +215,9 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
         ctx.clone(),
         ctx.caches.users.clone(),
         requests,
-        controller::Config::default().concurrency(config.concurrency),
+        controller::Config::default()
+            .concurrency(config.concurrency)
+            .debounce(config.debounce),
     )
     .for_each(|result| async move {
         if let Err(controller::Error::ReconcilerFailed(error, obj)) = result {

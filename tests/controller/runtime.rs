@@ -151,3 +151,119 @@ async fn only_the_leader_reconciles() {
     assert_eq!(standby.metrics.leader.get(), 1);
     standby.stop().await;
 }
+
+#[tokio::test]
+async fn one_change_to_a_big_group_writes_a_few_objects() {
+    const MEMBERS: usize = 60;
+    let env = Env::start("biggroup", Some(DirectorySpec::default())).await;
+    env.group("g-all", "ws-Everyone-role-member").await;
+    for i in 0..MEMBERS {
+        env.user(&format!("u{i:03}"), &["g-all"], &[]).await;
+    }
+    env.expect("everyone", "all members", |ws: &Workspace| {
+        ws.status
+            .as_ref()
+            .is_some_and(|s| s.members == MEMBERS as u32)
+    })
+    .await;
+    let settled = eventually(|| async {
+        let rbs = env
+            .api::<RoleBinding>()
+            .list(&ListParams::default())
+            .await
+            .expect("bindings");
+        rbs.items.len() == 2 * MEMBERS && rbs.items.iter().all(|rb| rb.status.is_some())
+    })
+    .await;
+    assert!(settled, "bindings not settled");
+    env.expect("g-all", "member count", |g: &Group| {
+        g.status
+            .as_ref()
+            .is_some_and(|s| s.member_count == MEMBERS as u32)
+    })
+    .await;
+    env.expect("entra", "counts", |d: &Directory| {
+        d.status
+            .as_ref()
+            .is_some_and(|s| s.role_bindings == 2 * MEMBERS as u32)
+    })
+    .await;
+
+    // A group change that changes no binding (externalId) re-plans its members, which write
+    // nothing; wait until every member was reconciled again.
+    // Only member writes are counted: the namespace pass may still be settling its O(1) statuses.
+    let member_writes = |m: &scim_operator::controller::Metrics| {
+        m.writes_of("User", "status")
+            + m.writes_of("RoleBinding", "apply")
+            + m.writes_of("RoleBinding", "status")
+            + m.writes_of("RoleBinding", "delete")
+    };
+    let before = member_writes(&env.metrics);
+    let reconciled = env.metrics.reconciles_of("User");
+    env.api::<Group>()
+        .patch(
+            "g-all",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "spec": { "externalId": "x-1" } })),
+        )
+        .await
+        .expect("patch group");
+    let replanned =
+        eventually(|| async { env.metrics.reconciles_of("User") >= reconciled + MEMBERS as u64 })
+            .await;
+    assert!(replanned, "members not re-planned after a group change");
+    let writes = member_writes(&env.metrics) - before;
+    assert_eq!(writes, 0, "{:?}", write_counts(&env.metrics));
+
+    // One new member: its two bindings (+ statuses), its status, the group's member count, the
+    // workspace counts and the directory counts — not one write per member.
+    let before = env.metrics.object_writes();
+    let before_members = member_writes(&env.metrics);
+    env.user("newcomer", &["g-all"], &[]).await;
+    env.expect("g-all", "member count", |g: &Group| {
+        g.status
+            .as_ref()
+            .is_some_and(|s| s.member_count == MEMBERS as u32 + 1)
+    })
+    .await;
+    env.expect("entra", "counts", |d: &Directory| {
+        d.status
+            .as_ref()
+            .is_some_and(|s| s.role_bindings == 2 * MEMBERS as u32 + 2)
+    })
+    .await;
+    env.expect("newcomer", "status", |u: &User| u.status.is_some())
+        .await;
+    let writes = env.metrics.object_writes() - before;
+    let member = member_writes(&env.metrics) - before_members;
+    // 2 bindings + 2 binding statuses + 1 user status; the rest are the O(1) counts.
+    assert!(
+        member <= 6 && writes < 20,
+        "{member} member writes, {writes} in all, for one new member: {:?}",
+        write_counts(&env.metrics)
+    );
+}
+
+/// Every write counter, for failure messages.
+fn write_counts(metrics: &scim_operator::controller::Metrics) -> Vec<(String, u64)> {
+    let kinds = [
+        "User",
+        "Group",
+        "Workspace",
+        "RoleBinding",
+        "Directory",
+        "Event",
+        "Namespace",
+    ];
+    let verbs = ["apply", "status", "delete", "create"];
+    let mut counts = Vec::new();
+    for kind in kinds {
+        for verb in verbs {
+            let n = metrics.writes_of(kind, verb);
+            if n > 0 {
+                counts.push((format!("{kind}/{verb}"), n));
+            }
+        }
+    }
+    counts
+}
