@@ -7,6 +7,10 @@
 
 pub mod api;
 pub mod controller;
+pub mod dev;
 pub mod envtest;
+pub mod metrics;
 pub mod rules;
 pub mod scim;
+pub mod serve;
+pub mod telemetry;

@@ -102,13 +102,8 @@ where
         + serde::de::DeserializeOwned,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let created = api
-        .create(&PostParams::default(), object)
-        .await
-        .expect("create");
-    api.get(created.meta().name.as_deref().unwrap())
-        .await
-        .expect("get")
+    let created = api.create(&PostParams::default(), object).await.expect("create");
+    api.get(created.meta().name.as_deref().unwrap()).await.expect("get")
 }
 
 /// Creates one object of each kind in `namespace`.
@@ -128,30 +123,18 @@ async fn every_kind_round_trips_through_the_api_server() {
     let got = create_and_get(&client, &ns, &directory("entra")).await;
     assert_eq!(got.spec, directory("entra").spec);
     // Structural defaults from the schema are applied by the server.
-    let raw: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &ns, &ApiResource::erase::<Directory>(&()));
+    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ApiResource::erase::<Directory>(&()));
     let stored = raw.get("entra").await.unwrap();
     assert_eq!(
         stored.data["spec"]["orgRoles"],
         json!({"owner": "owner", "admin": "admin", "member": "member"})
     );
-    assert_eq!(
-        stored.data["spec"]["workspaceDeletionPolicy"],
-        json!("Retain")
-    );
+    assert_eq!(stored.data["spec"]["workspaceDeletionPolicy"], json!("Retain"));
 
+    assert_eq!(create_and_get(&client, &ns, &user("u1")).await.spec, user("u1").spec);
+    assert_eq!(create_and_get(&client, &ns, &group("g1")).await.spec, group("g1").spec);
     assert_eq!(
-        create_and_get(&client, &ns, &user("u1")).await.spec,
-        user("u1").spec
-    );
-    assert_eq!(
-        create_and_get(&client, &ns, &group("g1")).await.spec,
-        group("g1").spec
-    );
-    assert_eq!(
-        create_and_get(&client, &ns, &workspace("platform"))
-            .await
-            .spec,
+        create_and_get(&client, &ns, &workspace("platform")).await.spec,
         workspace("platform").spec
     );
     let rb = create_and_get(&client, &ns, &role_binding("u1-platform")).await;
@@ -182,10 +165,7 @@ async fn api_server_rejects_an_unknown_conflict_policy() {
         r#"Unsupported value: "Sometimes""#,
         r#""LeastPrivilege", "HighestPrivilege", "Deny""#,
     ] {
-        assert!(
-            message.contains(expected),
-            "{expected:?} not in {message:?}"
-        );
+        assert!(message.contains(expected), "{expected:?} not in {message:?}");
     }
 }
 
@@ -219,13 +199,8 @@ async fn kubectl_get_shows_printer_columns_category_and_short_name() {
         .await
         .expect("status subresource accepts the status");
 
-    let table = support::kubectl(&["get", "workspaces", "-n", &ns])
-        .await
-        .unwrap();
-    let rows: Vec<Vec<&str>> = table
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let table = support::kubectl(&["get", "workspaces", "-n", &ns]).await.unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(
         rows[0],
         [
@@ -263,8 +238,6 @@ async fn kubectl_get_shows_printer_columns_category_and_short_name() {
         "{all}"
     );
 
-    let short = support::kubectl(&["get", "ws", "-n", &ns, "-o", "name"])
-        .await
-        .unwrap();
+    let short = support::kubectl(&["get", "ws", "-n", &ns, "-o", "name"]).await.unwrap();
     assert_eq!(short.trim(), "workspace.scim-operator.io/platform");
 }

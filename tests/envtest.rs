@@ -16,10 +16,7 @@ async fn users_audit_log_and_stop() {
     let dir = cp.dir().to_path_buf();
 
     // A certificate user has exactly the identity asked for, and no permissions.
-    let alice = cp
-        .client_for_user("alice", &["team-a", "team-b"])
-        .await
-        .unwrap();
+    let alice = cp.client_for_user("alice", &["team-a", "team-b"]).await.unwrap();
     let review = Api::<SelfSubjectReview>::all(alice.clone())
         .create(&PostParams::default(), &SelfSubjectReview::default())
         .await
@@ -28,25 +25,16 @@ async fn users_audit_log_and_stop() {
     assert_eq!(user.username.as_deref(), Some("alice"));
     let groups = user.groups.unwrap_or_default();
     for group in ["team-a", "team-b", "system:authenticated"] {
-        assert!(
-            groups.iter().any(|g| g == group),
-            "{group} not in {groups:?}"
-        );
+        assert!(groups.iter().any(|g| g == group), "{group} not in {groups:?}");
     }
     let err = Api::<Namespace>::all(alice)
         .list(&Default::default())
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, kube::Error::Api(s) if s.code == 403),
-        "{err:?}"
-    );
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 403), "{err:?}");
 
     // A ServiceAccount token identifies the account as it would be in a cluster.
-    let operator = cp
-        .client_for_service_account("default", "scim-operator")
-        .await
-        .unwrap();
+    let operator = cp.client_for_service_account("default", "scim-operator").await.unwrap();
     let review = Api::<SelfSubjectReview>::all(operator)
         .create(&PostParams::default(), &SelfSubjectReview::default())
         .await
@@ -83,10 +71,7 @@ async fn users_audit_log_and_stop() {
         .kubectl(["get", "configmap", "audited", "-o", "name"])
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "configmap/audited"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "configmap/audited");
 
     cp.stop();
     assert!(!dir.exists(), "stop removes {}", dir.display());

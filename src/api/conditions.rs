@@ -14,6 +14,7 @@ pub mod condition {
     pub const CONFLICT: &str = "Conflict";
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors the fields of a Condition
 /// Builds a condition whose `lastTransitionTime` is kept from `previous` when the status did not change,
 /// so a resync with no change writes the same status and is skipped.
 pub fn set_condition(

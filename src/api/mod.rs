@@ -42,9 +42,7 @@ pub mod labels {
 
 /// A role: organisation level (`owner`, `admin`, `member`) or in a workspace
 /// (`admin`, `manager`, `member`).
-#[derive(
-    Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
-)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member,
@@ -72,9 +70,7 @@ impl std::fmt::Display for Role {
 }
 
 /// The CRDs of all kinds, in a stable order.
-pub fn crds()
--> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
-{
+pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
     vec![
         Directory::crd(),
         User::crd(),

@@ -159,11 +159,7 @@ pub struct Manager {
     pub value: Option<String>,
     #[serde(default, rename = "$ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    #[serde(
-        default,
-        rename = "displayName",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "displayName", skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
 

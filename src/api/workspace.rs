@@ -25,7 +25,7 @@ use super::Role;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceSpec {
-    /// `{group}` as first spelled by the identity provider.
+    /// `{group}` as spelled by the feeding group with the smallest id (deterministic).
     pub display_name: String,
     /// The role groups that feed this workspace, sorted by role then group id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -42,11 +42,7 @@ impl Writer {
     /// returns the object as stored.
     pub async fn apply<K>(&self, obj: &K) -> Result<K>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + Serialize
-            + DeserializeOwned,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
     {
         let ns = obj.namespace().unwrap_or_default();
         self.metrics.write(&kind_label::<K>(), "apply");
@@ -76,10 +72,7 @@ impl Writer {
     /// Server-side applies the status subresource of `name`.
     pub async fn apply_status<K, S>(&self, namespace: &str, name: &str, status: &S) -> Result<()>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
         S: Serialize,
     {
         self.metrics.write(&kind_label::<K>(), "status");
@@ -99,17 +92,10 @@ impl Writer {
     /// Deletes `name`; an object already gone is fine.
     pub async fn delete<K>(&self, namespace: &str, name: &str) -> Result<()>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
     {
         self.metrics.write(&kind_label::<K>(), "delete");
-        match self
-            .api::<K>(namespace)
-            .delete(name, &DeleteParams::background())
-            .await
-        {
+        match self.api::<K>(namespace).delete(name, &DeleteParams::background()).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
             Err(error) => Err(error.into()),
@@ -130,8 +116,7 @@ pub(crate) fn kind_label<K: Resource<DynamicType = ()>>() -> String {
 
 /// The labels every derived object carries.
 pub(crate) fn managed_labels(directory: Option<&str>) -> BTreeMap<String, String> {
-    let mut labels =
-        BTreeMap::from([(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string())]);
+    let mut labels = BTreeMap::from([(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string())]);
     if let Some(dir) = directory {
         labels.insert(labels::DIRECTORY.to_string(), dir.to_string());
     }
@@ -173,22 +158,14 @@ mod tests {
                 role: Role::Member,
             },
         );
-        rb.metadata.labels = Some(
-            labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
+        rb.metadata.labels = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
         rb
     }
 
     #[test]
     fn metadata_matches_ignores_foreign_labels_but_not_stale_own_ones() {
         let desired = rb(&[(labels::USER, "u1")]);
-        assert!(metadata_matches(
-            &rb(&[(labels::USER, "u1"), ("team", "x")]),
-            &desired
-        ));
+        assert!(metadata_matches(&rb(&[(labels::USER, "u1"), ("team", "x")]), &desired));
         assert!(!metadata_matches(&rb(&[(labels::USER, "u2")]), &desired));
         assert!(!metadata_matches(
             &rb(&[(labels::USER, "u1"), (labels::DIRECTORY, "old")]),

@@ -79,10 +79,7 @@ impl Triggers {
     }
 
     pub fn namespace(&self, namespace: &str) {
-        self.dirty
-            .lock()
-            .expect("trigger lock")
-            .insert(namespace.to_string());
+        self.dirty.lock().expect("trigger lock").insert(namespace.to_string());
         self.notify.notify_one();
     }
 
@@ -105,20 +102,8 @@ impl Caches {
         let (caches, writers) = Caches::new();
         let caches = Arc::new(caches);
         let all = watcher::Config::default();
-        spawn(
-            api(client, namespace),
-            all.clone(),
-            writers.users,
-            &caches,
-            on_user,
-        );
-        spawn(
-            api(client, namespace),
-            all.clone(),
-            writers.groups,
-            &caches,
-            on_group,
-        );
+        spawn(api(client, namespace), all.clone(), writers.users, &caches, on_user);
+        spawn(api(client, namespace), all.clone(), writers.groups, &caches, on_group);
         spawn(
             api(client, namespace),
             all.clone(),
@@ -133,13 +118,7 @@ impl Caches {
             &caches,
             on_binding,
         );
-        spawn(
-            api(client, namespace),
-            all,
-            writers.directories,
-            &caches,
-            on_directory,
-        );
+        spawn(api(client, namespace), all, writers.directories, &caches, on_directory);
         // Native RBAC lives in other namespaces: watched cluster-wide, only what we manage.
         let ours = watcher::Config::default().labels(&native::selector(namespace));
         spawn(
@@ -202,22 +181,14 @@ impl Caches {
         self.workspaces.wait_until_ready().await.map_err(gone)?;
         self.bindings.wait_until_ready().await.map_err(gone)?;
         self.directories.wait_until_ready().await.map_err(gone)?;
-        self.native_bindings
-            .wait_until_ready()
-            .await
-            .map_err(gone)?;
-        self.native_namespaces
-            .wait_until_ready()
-            .await
-            .map_err(gone)?;
+        self.native_bindings.wait_until_ready().await.map_err(gone)?;
+        self.native_namespaces.wait_until_ready().await.map_err(gone)?;
         Ok(())
     }
 
     /// The Directory in charge of a namespace: the oldest (creationTimestamp, then name).
     pub fn directory(&self, namespace: &str) -> Option<Arc<Directory>> {
-        directories_by_age(&self.directories, namespace)
-            .into_iter()
-            .next()
+        directories_by_age(&self.directories, namespace).into_iter().next()
     }
 
     /// Every namespace holding any cached object of ours.
@@ -227,12 +198,7 @@ impl Caches {
         all.extend(self.groups.state().iter().filter_map(|o| o.namespace()));
         all.extend(self.workspaces.state().iter().filter_map(|o| o.namespace()));
         all.extend(self.bindings.state().iter().filter_map(|o| o.namespace()));
-        all.extend(
-            self.directories
-                .state()
-                .iter()
-                .filter_map(|o| o.namespace()),
-        );
+        all.extend(self.directories.state().iter().filter_map(|o| o.namespace()));
         all
     }
 }
@@ -242,9 +208,7 @@ pub(crate) fn directories_by_age(store: &Store<Directory>, namespace: &str) -> V
     let mut dirs = store.state_filter(|d| d.namespace().as_deref() == Some(namespace));
     dirs.sort_by(|a, b| {
         let age = |d: &Directory| d.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        age(a)
-            .cmp(&age(b))
-            .then_with(|| a.name_any().cmp(&b.name_any()))
+        age(a).cmp(&age(b)).then_with(|| a.name_any().cmp(&b.name_any()))
     });
     dirs
 }
@@ -393,9 +357,7 @@ fn on_directory(caches: &Caches, change: Change<'_, Directory>) {
 
 fn on_workspace(caches: &Caches, change: Change<'_, Workspace>) {
     if let Change::Spec(ws) | Change::Deleted(ws) = change {
-        caches
-            .triggers
-            .namespace(&ws.namespace().unwrap_or_default());
+        caches.triggers.namespace(&ws.namespace().unwrap_or_default());
     }
 }
 
@@ -410,16 +372,11 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
     if deleted {
         caches.user_bindings.remove(&ns, &name);
     } else {
-        caches
-            .user_bindings
-            .set(&ns, &name, user.iter().cloned().collect());
+        caches.user_bindings.set(&ns, &name, user.iter().cloned().collect());
     }
     // A binding edited or deleted by someone else is put back by its user's reconcile.
     if let Some(user) = user
-        && caches
-            .users
-            .get(&ObjectRef::new(&user).within(&ns))
-            .is_some()
+        && caches.users.get(&ObjectRef::new(&user).within(&ns)).is_some()
     {
         caches.triggers.user(&ns, &user);
     }
@@ -446,12 +403,7 @@ fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {
             .set(&source, &key, user.iter().cloned().collect());
     }
     match user {
-        Some(user)
-            if caches
-                .users
-                .get(&ObjectRef::new(&user).within(&source))
-                .is_some() =>
-        {
+        Some(user) if caches.users.get(&ObjectRef::new(&user).within(&source)).is_some() => {
             caches.triggers.user(&source, &user)
         }
         _ => caches.triggers.namespace(&source),

@@ -63,12 +63,7 @@ impl Index {
         let Some(seen) = inner.relist.take() else {
             return;
         };
-        let gone: Vec<Key> = inner
-            .forward
-            .keys()
-            .filter(|k| !seen.contains(*k))
-            .cloned()
-            .collect();
+        let gone: Vec<Key> = inner.forward.keys().filter(|k| !seen.contains(*k)).cloned().collect();
         for object in gone {
             inner.unlink(&object);
         }

@@ -78,11 +78,7 @@ impl LeaderElector {
         lease.spec = Some(spec);
         self.metrics.write("Lease", "replace");
         // `replace` sends the resourceVersion we read: the compare-and-swap.
-        match self
-            .api
-            .replace(&self.name, &PostParams::default(), &lease)
-            .await
-        {
+        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(e.into()),
@@ -108,12 +104,7 @@ impl LeaderElector {
         Ok(())
     }
 
-    fn spec(
-        &self,
-        acquired: jiff::Timestamp,
-        renewed: jiff::Timestamp,
-        transitions: i32,
-    ) -> LeaseSpec {
+    fn spec(&self, acquired: jiff::Timestamp, renewed: jiff::Timestamp, transitions: i32) -> LeaseSpec {
         LeaseSpec {
             holder_identity: Some(self.identity.clone()),
             lease_duration_seconds: Some(self.duration.as_secs() as i32),
@@ -147,9 +138,7 @@ mod tests {
         let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
         let spec = LeaseSpec {
             holder_identity: Some("other".into()),
-            renew_time: Some(MicroTime(
-                now - jiff::SignedDuration::from_secs(renewed_secs_ago),
-            )),
+            renew_time: Some(MicroTime(now - jiff::SignedDuration::from_secs(renewed_secs_ago))),
             lease_duration_seconds: Some(duration),
             ..Default::default()
         };

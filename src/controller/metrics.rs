@@ -52,25 +52,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric under the `scim_operator` prefix.
+    /// Registers every metric in `registry`, which is expected to carry the `scim_operator` prefix
+    /// (as the binary's does: `Registry::with_prefix("scim_operator")`).
     pub fn register(&self, registry: &mut Registry) {
-        let r = registry.sub_registry_with_prefix("scim_operator");
+        let r = registry;
         r.register(
             "api_writes",
             "Writes sent to the API server by the controller",
             self.writes.clone(),
         );
-        r.register(
-            "conflicts",
-            "Role conflicts currently reported",
-            self.conflicts.clone(),
-        );
+        r.register("conflicts", "Role conflicts currently reported", self.conflicts.clone());
         r.register("reconciles", "Finished reconciles", self.reconciles.clone());
-        r.register(
-            "reconcile_errors",
-            "Failed reconciles",
-            self.reconcile_errors.clone(),
-        );
+        r.register("reconcile_errors", "Failed reconciles", self.reconcile_errors.clone());
         r.register(
             "leader",
             "1 while this process holds the leader Lease",

@@ -120,11 +120,7 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
 
 /// Like [`run`], stopping when `shutdown` resolves; the Lease is released so that another
 /// replica takes over at once.
-pub async fn run_until(
-    client: Client,
-    config: Config,
-    shutdown: impl Future<Output = ()>,
-) -> Result<()> {
+pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let caches = Caches::start(&client, config.namespace.as_deref());
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
@@ -232,11 +228,7 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
             enqueue_everything(&ctx);
         }
     };
-    tokio::join!(
-        users,
-        namespace_worker(&ctx, config.namespace_debounce),
-        resync
-    );
+    tokio::join!(users, namespace_worker(&ctx, config.namespace_debounce), resync);
     Err(Error::CachesGone)
 }
 
@@ -253,9 +245,7 @@ async fn reconcile_user(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
 fn error_policy(user: Arc<User>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failed("User", error);
     let mut failures = ctx.failures.lock().expect("failures lock");
-    let n = failures
-        .entry(ObjectRef::from_obj(user.as_ref()))
-        .or_default();
+    let n = failures.entry(ObjectRef::from_obj(user.as_ref())).or_default();
     *n = n.saturating_add(1);
     Action::requeue(backoff(*n))
 }

@@ -15,13 +15,8 @@ use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, directory_status, group_status, workspace_status};
 use super::{Context, Result, native};
-use crate::api::{
-    Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels,
-};
-use crate::rules::{
-    GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user,
-    plan_workspaces,
-};
+use crate::api::{Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels};
+use crate::rules::{GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces};
 
 /// Reconciles one namespace.
 pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
@@ -33,9 +28,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     let settings = directory
         .map(|d| PlanSettings::from_directory(&d.spec))
         .unwrap_or_default();
-    let deletion = directory
-        .map(|d| d.spec.workspace_deletion_policy)
-        .unwrap_or_default();
+    let deletion = directory.map(|d| d.spec.workspace_deletion_policy).unwrap_or_default();
     let dir_name = directory.map(|d| d.name_any());
 
     let groups = ctx.caches.groups.state_filter(|g| in_ns(g));
@@ -61,11 +54,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     }
     for user in &users {
         let id = user.name_any();
-        let plan = plan_user(
-            &UserInput::from_spec(&id, &user.spec),
-            |g| index.get(g),
-            &settings,
-        );
+        let plan = plan_user(&UserInput::from_spec(&id, &user.spec), |g| index.get(g), &settings);
         for binding in &plan.workspaces {
             tallies
                 .entry(binding.workspace.clone())
@@ -73,8 +62,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
                 .add_user(&plan.user_name, binding);
         }
     }
-    let summaries: BTreeMap<String, WorkspaceSummary> =
-        tallies.into_iter().map(|(k, t)| (k, t.finish())).collect();
+    let summaries: BTreeMap<String, WorkspaceSummary> = tallies.into_iter().map(|(k, t)| (k, t.finish())).collect();
 
     let mut conflicts = 0;
     for (name, ws) in &planned {
@@ -99,10 +87,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
         .caches
         .workspaces
         .state_filter(|w| in_ns(w) && is_managed(w.labels()));
-    for ws in existing
-        .iter()
-        .filter(|w| !planned.contains_key(&w.name_any()))
-    {
+    for ws in existing.iter().filter(|w| !planned.contains_key(&w.name_any())) {
         match deletion {
             WorkspaceDeletionPolicy::Delete => {
                 ctx.writer.delete::<Workspace>(ns, &ws.name_any()).await?;
@@ -112,17 +97,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
                     display_name: ws.spec.display_name.clone(),
                     groups: Vec::new(),
                 };
-                write_workspace(
-                    ctx,
-                    ns,
-                    &ws.name_any(),
-                    &spec,
-                    dir_name.as_deref(),
-                    None,
-                    None,
-                    &now,
-                )
-                .await?;
+                write_workspace(ctx, ns, &ws.name_any(), &spec, dir_name.as_deref(), None, None, &now).await?;
             }
         }
     }
@@ -131,33 +106,17 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
         let id = group.name_any();
         let Some(info) = index.get(&id) else { continue };
         let members = ctx.caches.memberships.count(ns, &id) as u32;
-        let status = group_status(
-            group.status.as_ref(),
-            info,
-            members,
-            group.metadata.generation,
-            &now,
-        );
+        let status = group_status(group.status.as_ref(), info, members, group.metadata.generation, &now);
         if group.status.as_ref() != Some(&status) {
-            ctx.writer
-                .apply_status::<Group, _>(ns, &id, &status)
-                .await?;
+            ctx.writer.apply_status::<Group, _>(ns, &id, &status).await?;
         }
     }
 
     // Bindings whose user is gone (deleted while we were down, or between two passes).
-    let bindings = ctx
-        .caches
-        .bindings
-        .state_filter(|b| in_ns(b) && is_managed(b.labels()));
+    let bindings = ctx.caches.bindings.state_filter(|b| in_ns(b) && is_managed(b.labels()));
     for rb in &bindings {
         let user = rb.labels().get(labels::USER);
-        let exists = user.is_some_and(|u| {
-            ctx.caches
-                .users
-                .get(&ObjectRef::<User>::new(u).within(ns))
-                .is_some()
-        });
+        let exists = user.is_some_and(|u| ctx.caches.users.get(&ObjectRef::<User>::new(u).within(ns)).is_some());
         if !exists {
             ctx.writer.delete::<RoleBinding>(ns, &rb.name_any()).await?;
         }
@@ -211,9 +170,7 @@ async fn write_workspace(
         now,
     );
     if stored.status.as_ref() != Some(&status) {
-        ctx.writer
-            .apply_status::<Workspace, _>(ns, name, &status)
-            .await?;
+        ctx.writer.apply_status::<Workspace, _>(ns, name, &status).await?;
     }
     Ok(())
 }
@@ -240,9 +197,7 @@ async fn write_directories(
             now,
         );
         if dir.status.as_ref() != Some(&status) {
-            ctx.writer
-                .apply_status::<Directory, _>(ns, &name, &status)
-                .await?;
+            ctx.writer.apply_status::<Directory, _>(ns, &name, &status).await?;
         }
     }
     Ok(())

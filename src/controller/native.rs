@@ -68,11 +68,7 @@ fn native_labels(source: &str, directory: &str, workspace: &str) -> BTreeMap<Str
 }
 
 /// The native RoleBindings a user's plan asks for, by `namespace/name`, with their namespaces.
-pub(crate) fn desired(
-    source: &str,
-    directory: &Directory,
-    plan: &UserPlan,
-) -> Vec<(Namespace, RbacBinding)> {
+pub(crate) fn desired(source: &str, directory: &Directory, plan: &UserPlan) -> Vec<(Namespace, RbacBinding)> {
     let Some(config) = &directory.spec.native_rbac else {
         return Vec::new();
     };
@@ -130,10 +126,7 @@ pub(crate) async fn reconcile_user(
     let desired = directory.map_or_else(Vec::new, |d| desired(source, d, plan));
     let mut keep = BTreeSet::new();
     for (namespace, binding) in desired {
-        let cached_ns = ctx
-            .caches
-            .native_namespaces
-            .get(&ObjectRef::new(&namespace.name_any()));
+        let cached_ns = ctx.caches.native_namespaces.get(&ObjectRef::new(&namespace.name_any()));
         if !cached_ns.is_some_and(|c| metadata_matches(c.as_ref(), &namespace)) {
             ctx.writer.apply_cluster(&namespace).await?;
         }
@@ -143,9 +136,7 @@ pub(crate) async fn reconcile_user(
             .native_bindings
             .get(&ObjectRef::new(&binding.name_any()).within(&ns));
         let same = cached.is_some_and(|c| {
-            c.role_ref == binding.role_ref
-                && c.subjects == binding.subjects
-                && metadata_matches(c.as_ref(), &binding)
+            c.role_ref == binding.role_ref && c.subjects == binding.subjects && metadata_matches(c.as_ref(), &binding)
         });
         if !same {
             ctx.writer.apply(&binding).await?;
@@ -165,18 +156,14 @@ pub(crate) async fn reconcile_user(
 pub(crate) async fn prune_orphans(ctx: &Context, source: &str) -> Result<()> {
     let orphans = ctx.caches.native_bindings.state_filter(|rb| {
         rb.labels().get(SOURCE_NAMESPACE).map(String::as_str) == Some(source)
-            && rb.labels().get(labels::USER).is_none_or(|u| {
-                ctx.caches
-                    .users
-                    .get(&ObjectRef::new(u).within(source))
-                    .is_none()
-            })
+            && rb
+                .labels()
+                .get(labels::USER)
+                .is_none_or(|u| ctx.caches.users.get(&ObjectRef::new(u).within(source)).is_none())
     });
     for rb in orphans {
         let ns = rb.namespace().unwrap_or_default();
-        ctx.writer
-            .delete::<RbacBinding>(&ns, &rb.name_any())
-            .await?;
+        ctx.writer.delete::<RbacBinding>(&ns, &rb.name_any()).await?;
     }
     Ok(())
 }
@@ -219,9 +206,6 @@ mod tests {
         assert_eq!(ns.name_any(), "ws-sales");
         assert_eq!(rb.name_any(), "scim-alice-edit");
         assert_eq!(rb.role_ref.name, "edit");
-        assert_eq!(
-            rb.subjects.as_ref().unwrap()[0].name,
-            "oidc:alice@example.com"
-        );
+        assert_eq!(rb.subjects.as_ref().unwrap()[0].name, "oidc:alice@example.com");
     }
 }

@@ -6,12 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::api::ConflictPolicy;
 use crate::api::{
-    DirectoryStatus, GroupStatus, Role, RoleBindingStatus, UserStatus, WorkspaceStatus, condition,
-    set_condition,
+    DirectoryStatus, GroupStatus, Role, RoleBindingStatus, UserStatus, WorkspaceStatus, condition, set_condition,
 };
-use crate::rules::{
-    self, DesiredBinding, GroupInfo, GroupKind, UserPlan, UserState, WorkspaceSummary,
-};
+use crate::rules::{self, DesiredBinding, GroupInfo, GroupKind, UserPlan, UserState, WorkspaceSummary};
 
 /// Condition reasons the controller sets (the rules module names the per-user and per-group ones).
 pub mod reason {
@@ -114,9 +111,7 @@ pub fn binding_status(
         .spec
         .workspace
         .as_deref()
-        .map_or("the organisation".to_string(), |w| {
-            format!("workspace {w:?}")
-        });
+        .map_or("the organisation".to_string(), |w| format!("workspace {w:?}"));
     set_condition(
         &mut conditions,
         old,
@@ -179,10 +174,7 @@ pub fn workspace_status(
             condition::READY,
             false,
             rules::reason::NAME_COLLISION,
-            format!(
-                "different workspace names share this object name: {}",
-                keys.join(", ")
-            ),
+            format!("different workspace names share this object name: {}", keys.join(", ")),
             generation,
             now,
         ),
@@ -192,10 +184,7 @@ pub fn workspace_status(
             condition::READY,
             true,
             reason::PROVISIONED,
-            format!(
-                "{} admins, {} managers, {} members",
-                s.admins, s.managers, s.members
-            ),
+            format!("{} admins, {} managers, {} members", s.admins, s.managers, s.members),
             generation,
             now,
         ),
@@ -339,9 +328,7 @@ pub fn directory_status(
     DirectoryStatus {
         observed_generation: generation,
         conditions,
-        scim_base_url: older
-            .is_none()
-            .then(|| format!("/scim/v2/{namespace}/{name}")),
+        scim_base_url: older.is_none().then(|| format!("/scim/v2/{namespace}/{name}")),
         users: counts.users,
         groups: counts.groups,
         workspaces: counts.workspaces,

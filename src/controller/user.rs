@@ -19,9 +19,7 @@ use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
 pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
     ctx.caches.ready().await?;
-    let ns = user
-        .namespace()
-        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let id = user.name_any();
     let directory = ctx.caches.directory(&ns);
     let settings = directory
@@ -40,11 +38,7 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
             Some((g.as_str(), GroupInfo::from(&group.spec)))
         })
         .collect();
-    let plan = plan_user(
-        &UserInput::from_spec(&id, &user.spec),
-        |g| infos.get(g),
-        &settings,
-    );
+    let plan = plan_user(&UserInput::from_spec(&id, &user.spec), |g| infos.get(g), &settings);
     let now = Time(jiff::Timestamp::now());
 
     let desired = apply_bindings(
@@ -73,9 +67,7 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
         &now,
     );
     if user.status.as_ref() != Some(&status) {
-        ctx.writer
-            .apply_status::<User, _>(&ns, &id, &status)
-            .await?;
+        ctx.writer.apply_status::<User, _>(&ns, &id, &status).await?;
     }
     publish_conflict(&ctx, &user, &plan, settings.conflict_policy).await;
     ctx.metrics.reconciled("User");
@@ -106,10 +98,7 @@ async fn apply_bindings(
         // A backstop for real clusters; the controller deletes bindings itself (no GC in tests).
         rb.metadata.owner_references = user.controller_owner_ref(&()).map(|o| vec![o]);
 
-        let cached = ctx
-            .caches
-            .bindings
-            .get(&ObjectRef::new(&binding.name).within(ns));
+        let cached = ctx.caches.bindings.get(&ObjectRef::new(&binding.name).within(ns));
         let stored = match cached {
             Some(c) if c.spec == rb.spec && metadata_matches(c.as_ref(), &rb) => c,
             _ => Arc::new(ctx.writer.apply(&rb).await?),

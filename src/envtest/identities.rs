@@ -25,25 +25,15 @@ impl ControlPlane {
     }
 
     /// A client authenticating as `user` in `groups`, see [`ControlPlane::user_kubeconfig`].
-    pub async fn client_for_user(
-        &self,
-        user: &str,
-        groups: &[&str],
-    ) -> anyhow::Result<kube::Client> {
-        let config = self
-            .config_from(&self.user_kubeconfig(user, groups)?)
-            .await?;
+    pub async fn client_for_user(&self, user: &str, groups: &[&str]) -> anyhow::Result<kube::Client> {
+        let config = self.config_from(&self.user_kubeconfig(user, groups)?).await?;
         Ok(kube::Client::try_from(config)?)
     }
 
     /// A kubeconfig authenticating as ServiceAccount `namespace/name` — the identity the operator has
     /// in a cluster — with a token from the TokenRequest API, valid for a day. Creates the
     /// ServiceAccount when absent (the namespace must exist).
-    pub async fn service_account_kubeconfig(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> anyhow::Result<PathBuf> {
+    pub async fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> anyhow::Result<PathBuf> {
         use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
         use k8s_openapi::api::core::v1::ServiceAccount;
         let api: Api<ServiceAccount> = Api::namespaced(self.client().await?, namespace);
@@ -83,11 +73,7 @@ impl ControlPlane {
 
     /// A client authenticating as ServiceAccount `namespace/name`, see
     /// [`ControlPlane::service_account_kubeconfig`].
-    pub async fn client_for_service_account(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> anyhow::Result<kube::Client> {
+    pub async fn client_for_service_account(&self, namespace: &str, name: &str) -> anyhow::Result<kube::Client> {
         let path = self.service_account_kubeconfig(namespace, name).await?;
         Ok(kube::Client::try_from(self.config_from(&path).await?)?)
     }

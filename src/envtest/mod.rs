@@ -166,12 +166,7 @@ impl ControlPlane {
         ]
     }
 
-    fn apiserver_args(
-        &mut self,
-        etcd_client: u16,
-        port: u16,
-        options: &Options,
-    ) -> anyhow::Result<Vec<String>> {
+    fn apiserver_args(&mut self, etcd_client: u16, port: u16, options: &Options) -> anyhow::Result<Vec<String>> {
         let pki = self.dir.join("pki");
         let file = |name: &str| pki.join(name).display().to_string();
         let mut args = vec![
@@ -313,9 +308,7 @@ impl ControlPlane {
         let mut command = Command::new(self.bin_dir.join("kubectl"));
         command.arg("--kubeconfig").arg(self.kubeconfig_path());
         // A private discovery cache: the shared ~/.kube/cache may hold another run's port.
-        command
-            .arg("--cache-dir")
-            .arg(self.dir.join("kubectl-cache"));
+        command.arg("--cache-dir").arg(self.dir.join("kubectl-cache"));
         command.args(args);
         command
     }
@@ -357,10 +350,7 @@ fn free_ports() -> anyhow::Result<[u16; 3]> {
     let listeners = [(); 3].map(|()| std::net::TcpListener::bind("127.0.0.1:0"));
     let mut ports = [0; 3];
     for (port, listener) in ports.iter_mut().zip(listeners) {
-        *port = listener
-            .context("finding a free loopback port")?
-            .local_addr()?
-            .port();
+        *port = listener.context("finding a free loopback port")?.local_addr()?.port();
     }
     Ok(ports)
 }

@@ -2,8 +2,7 @@
 
 use anyhow::{Context, bail};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 
 /// A PEM certificate and its PEM private key.
@@ -53,9 +52,7 @@ impl Ca {
             "kubernetes.default.svc.cluster.local",
         ];
         let mut params = CertificateParams::new(sans.map(String::from).to_vec())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kube-apiserver");
+        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.sign(params)
     }
@@ -69,13 +66,9 @@ impl Ca {
         params.distinguished_name.push(DnType::CommonName, user);
         match groups {
             [] => {}
-            [first] => params
-                .distinguished_name
-                .push(DnType::OrganizationName, *first),
+            [first] => params.distinguished_name.push(DnType::OrganizationName, *first),
             [first, second] => {
-                params
-                    .distinguished_name
-                    .push(DnType::OrganizationName, *first);
+                params.distinguished_name.push(DnType::OrganizationName, *first);
                 params
                     .distinguished_name
                     .push(DnType::CustomDnType(vec![2, 5, 4, 10]), *second);
@@ -88,10 +81,7 @@ impl Ca {
     }
 
     fn sign(&self, mut params: CertificateParams) -> anyhow::Result<CertAndKey> {
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;

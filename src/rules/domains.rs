@@ -23,10 +23,9 @@ pub enum DomainRejection {
 impl fmt::Display for DomainRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DomainRejection::NotAllowed { domain } => write!(
-                f,
-                "email domain {domain:?} is not in the directory's allowed domains"
-            ),
+            DomainRejection::NotAllowed { domain } => {
+                write!(f, "email domain {domain:?} is not in the directory's allowed domains")
+            }
             DomainRejection::NoAddress => {
                 f.write_str("no email address to check against the directory's allowed domains")
             }
@@ -41,13 +40,7 @@ pub struct AllowedDomains(BTreeSet<String>);
 impl AllowedDomains {
     /// From the directory's list (any case, optional trailing dot).
     pub fn new<'a>(domains: impl IntoIterator<Item = &'a str>) -> Self {
-        AllowedDomains(
-            domains
-                .into_iter()
-                .map(normalise)
-                .filter(|d| !d.is_empty())
-                .collect(),
-        )
+        AllowedDomains(domains.into_iter().map(normalise).filter(|d| !d.is_empty()).collect())
     }
 
     /// Whether every domain is allowed.
@@ -83,13 +76,7 @@ pub fn user_address<'a>(emails: &'a [MultiValue], user_name: &'a str) -> Option<
     };
     with_at()
         .find(|e| e.primary == Some(true))
-        .or_else(|| {
-            with_at().find(|e| {
-                e.type_
-                    .as_deref()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("work"))
-            })
-        })
+        .or_else(|| with_at().find(|e| e.type_.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("work"))))
         .or_else(|| with_at().next())
         .and_then(|e| e.value.as_deref())
         .or_else(|| user_name.contains('@').then_some(user_name))
@@ -121,14 +108,8 @@ mod tests {
     #[test]
     fn domains_match_case_insensitively_and_exactly() {
         let allowed = contoso();
-        assert_eq!(
-            allowed.check(&[email("a@CONTOSO.COM", None, true)], "a"),
-            Ok(())
-        );
-        assert_eq!(
-            allowed.check(&[email("a@fabrikam.io", None, true)], "a"),
-            Ok(())
-        );
+        assert_eq!(allowed.check(&[email("a@CONTOSO.COM", None, true)], "a"), Ok(()));
+        assert_eq!(allowed.check(&[email("a@fabrikam.io", None, true)], "a"), Ok(()));
         assert_eq!(
             allowed.check(&[email("a@eu.contoso.com", None, true)], "a"),
             Err(DomainRejection::NotAllowed {

@@ -61,18 +61,16 @@ impl fmt::Display for NotWorkspaceGroup {
             NotWorkspaceGroup::MissingPrefix => {
                 write!(f, "does not start with \"{WORKSPACE_PREFIX}\"")
             }
-            NotWorkspaceGroup::MissingRoleSeparator => write!(
-                f,
-                "no \"{ROLE_SEPARATOR}\" separator after \"{WORKSPACE_PREFIX}\""
-            ),
+            NotWorkspaceGroup::MissingRoleSeparator => {
+                write!(f, "no \"{ROLE_SEPARATOR}\" separator after \"{WORKSPACE_PREFIX}\"")
+            }
             NotWorkspaceGroup::EmptyWorkspaceName => write!(
                 f,
                 "empty workspace name between \"{WORKSPACE_PREFIX}\" and \"{ROLE_SEPARATOR}\""
             ),
-            NotWorkspaceGroup::UnknownRole(role) => write!(
-                f,
-                "unknown role {role:?}; expected admin, manager or member"
-            ),
+            NotWorkspaceGroup::UnknownRole(role) => {
+                write!(f, "unknown role {role:?}; expected admin, manager or member")
+            }
         }
     }
 }
@@ -83,9 +81,7 @@ pub fn parse_group_name(display_name: &str) -> GroupKind {
     let name = display_name.trim();
     // `get` instead of slicing: the third byte may be inside a multi-byte character.
     let rest = match name.get(..WORKSPACE_PREFIX.len()) {
-        Some(prefix) if prefix.eq_ignore_ascii_case(WORKSPACE_PREFIX) => {
-            &name[WORKSPACE_PREFIX.len()..]
-        }
+        Some(prefix) if prefix.eq_ignore_ascii_case(WORKSPACE_PREFIX) => &name[WORKSPACE_PREFIX.len()..],
         _ => return plain(NotWorkspaceGroup::MissingPrefix),
     };
     // ASCII lowercasing keeps byte offsets, so the index is valid in `rest`.
@@ -127,26 +123,14 @@ mod tests {
 
     #[test]
     fn sales_groups() {
-        assert_eq!(
-            parse_group_name("ws-Sales-role-admin"),
-            ws("Sales", Role::Admin)
-        );
-        assert_eq!(
-            parse_group_name("ws-Sales-role-manager"),
-            ws("Sales", Role::Manager)
-        );
-        assert_eq!(
-            parse_group_name("ws-Sales-role-member"),
-            ws("Sales", Role::Member)
-        );
+        assert_eq!(parse_group_name("ws-Sales-role-admin"), ws("Sales", Role::Admin));
+        assert_eq!(parse_group_name("ws-Sales-role-manager"), ws("Sales", Role::Manager));
+        assert_eq!(parse_group_name("ws-Sales-role-member"), ws("Sales", Role::Member));
     }
 
     #[test]
     fn hyphens_belong_to_the_group_up_to_the_last_separator() {
-        assert_eq!(
-            parse_group_name("ws-Sales-EU-role-admin"),
-            ws("Sales-EU", Role::Admin)
-        );
+        assert_eq!(parse_group_name("ws-Sales-EU-role-admin"), ws("Sales-EU", Role::Admin));
         assert_eq!(
             parse_group_name("ws-a-role-b-role-member"),
             ws("a-role-b", Role::Member)
@@ -155,10 +139,7 @@ mod tests {
 
     #[test]
     fn prefix_separator_and_role_are_case_insensitive() {
-        assert_eq!(
-            parse_group_name("WS-sales-ROLE-Admin"),
-            ws("sales", Role::Admin)
-        );
+        assert_eq!(parse_group_name("WS-sales-ROLE-Admin"), ws("sales", Role::Admin));
         assert_eq!(parse_group_name("Ws-X-Role-MEMBER"), ws("X", Role::Member));
     }
 
@@ -172,10 +153,7 @@ mod tests {
             parse_group_name("ws-Ventes-Équipe-role-member"),
             ws("Ventes-Équipe", Role::Member)
         );
-        assert_eq!(
-            plain("ws--role-admin"),
-            NotWorkspaceGroup::EmptyWorkspaceName
-        );
+        assert_eq!(plain("ws--role-admin"), NotWorkspaceGroup::EmptyWorkspaceName);
         let owner = plain("ws-A-role-owner");
         assert_eq!(owner, NotWorkspaceGroup::UnknownRole("owner".into()));
         assert_eq!(
@@ -188,31 +166,13 @@ mod tests {
     #[test]
     fn plain_groups_say_why() {
         assert_eq!(plain("Engineering"), NotWorkspaceGroup::MissingPrefix);
-        assert_eq!(
-            plain("Engineering").to_string(),
-            "does not start with \"ws-\""
-        );
+        assert_eq!(plain("Engineering").to_string(), "does not start with \"ws-\"");
         assert_eq!(plain("ws-Sales"), NotWorkspaceGroup::MissingRoleSeparator);
-        assert_eq!(
-            plain("ws-Sales").to_string(),
-            "no \"-role-\" separator after \"ws-\""
-        );
-        assert_eq!(
-            plain("ws-role-admin"),
-            NotWorkspaceGroup::MissingRoleSeparator
-        );
-        assert_eq!(
-            plain("ws-   -role-admin"),
-            NotWorkspaceGroup::EmptyWorkspaceName
-        );
-        assert_eq!(
-            plain("ws--role-owner"),
-            NotWorkspaceGroup::EmptyWorkspaceName
-        );
-        assert_eq!(
-            plain("ws-A-role-"),
-            NotWorkspaceGroup::UnknownRole(String::new())
-        );
+        assert_eq!(plain("ws-Sales").to_string(), "no \"-role-\" separator after \"ws-\"");
+        assert_eq!(plain("ws-role-admin"), NotWorkspaceGroup::MissingRoleSeparator);
+        assert_eq!(plain("ws-   -role-admin"), NotWorkspaceGroup::EmptyWorkspaceName);
+        assert_eq!(plain("ws--role-owner"), NotWorkspaceGroup::EmptyWorkspaceName);
+        assert_eq!(plain("ws-A-role-"), NotWorkspaceGroup::UnknownRole(String::new()));
         assert_eq!(
             plain("ws-A-role-admins"),
             NotWorkspaceGroup::UnknownRole("admins".into())
@@ -224,10 +184,7 @@ mod tests {
 
     #[test]
     fn surrounding_whitespace_is_trimmed() {
-        assert_eq!(
-            parse_group_name("  ws-Sales-role-admin\t"),
-            ws("Sales", Role::Admin)
-        );
+        assert_eq!(parse_group_name("  ws-Sales-role-admin\t"), ws("Sales", Role::Admin));
         assert_eq!(
             parse_group_name("ws- Sales -role- manager "),
             ws("Sales", Role::Manager)

@@ -6,6 +6,7 @@ use crate::api::{GroupSpec, Role};
 
 use super::group_name::{GroupKind, parse_group_name};
 use super::names::workspace_object_name;
+use super::reason;
 
 /// A Group as the rules see it: its display name, parsed, with the workspace object name computed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +39,28 @@ impl GroupInfo {
         match (&self.kind, &self.workspace_name) {
             (GroupKind::Workspace { role, .. }, Some(name)) => Some((name, *role)),
             _ => None,
+        }
+    }
+
+    /// The condition reason for the Group status: [`reason::WORKSPACE_GROUP`] or why it is plain.
+    pub fn reason(&self) -> &'static str {
+        match &self.kind {
+            GroupKind::Workspace { .. } => reason::WORKSPACE_GROUP,
+            GroupKind::Plain { reason } => reason.reason(),
+        }
+    }
+
+    /// A human message for the Group status.
+    pub fn message(&self) -> String {
+        match (&self.kind, &self.workspace_name) {
+            (GroupKind::Workspace { group, role }, Some(name)) => {
+                format!("feeds workspace {group:?} ({name}) as {role}")
+            }
+            (GroupKind::Plain { reason }, _) => {
+                format!("plain group, no bindings: {reason}")
+            }
+            // Never built: a workspace group always has its object name.
+            (GroupKind::Workspace { .. }, None) => String::new(),
         }
     }
 }
@@ -103,8 +126,15 @@ mod tests {
         let (name, role) = admin.workspace().unwrap();
         assert!(name.starts_with("sales-marketing--"), "{name}");
         assert_eq!(role, Role::Admin);
+        assert_eq!(admin.reason(), reason::WORKSPACE_GROUP);
+        assert_eq!(
+            admin.message(),
+            format!("feeds workspace \"Sales & Marketing\" ({name}) as admin")
+        );
         let plain = GroupInfo::new("Everyone");
         assert_eq!(plain.workspace(), None);
+        assert_eq!(plain.reason(), reason::NO_WORKSPACE_PREFIX);
+        assert_eq!(plain.message(), "plain group, no bindings: does not start with \"ws-\"");
         assert_eq!(
             plain.kind,
             GroupKind::Plain {

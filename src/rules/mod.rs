@@ -10,8 +10,9 @@
 //! 4. [`plan_user`] per user — state, organisation role ([`org_role`]), workspace roles with
 //!    conflicts resolved by the policy ([`resolve`]); [`UserPlan::bindings`] gives the
 //!    RoleBindings to apply, [`UserPlan::workspace_roles`] the User status;
-//! 5. [`workspace_summary`] (or a [`WorkspaceTally`]) per workspace over its users' bindings —
-//!    counts per role and the first conflicts for the Workspace status;
+//! 5. [`workspace_summaries`] in one pass over all user plans (or [`workspace_summary`] /
+//!    [`WorkspaceTally`] per workspace) — counts per role and the first conflicts for the
+//!    Workspace status;
 //! 6. apply and update status (I/O).
 
 mod domains;
@@ -23,20 +24,16 @@ mod roles;
 mod workspace;
 
 pub use domains::{AllowedDomains, DomainRejection, user_address};
-pub use group_name::{
-    GroupKind, NotWorkspaceGroup, ROLE_SEPARATOR, WORKSPACE_PREFIX, parse_group_name,
-};
+pub use group_name::{GroupKind, NotWorkspaceGroup, ROLE_SEPARATOR, WORKSPACE_PREFIX, parse_group_name};
 pub use groups::{GroupIndex, GroupInfo};
 pub use names::{
-    MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name,
-    workspace_binding_name, workspace_key, workspace_object_name,
+    MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name, workspace_binding_name,
+    workspace_key, workspace_object_name,
 };
-pub use plan::{
-    DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user,
-};
+pub use plan::{DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user};
 pub use roles::{org_role, resolve, workspace_role};
 pub use workspace::{
-    MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces,
+    MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces, workspace_summaries,
     workspace_summary,
 };
 

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{
-    ConflictPolicy, DirectorySpec, MultiValue, OrgRoleNames, Role, RoleBindingSpec, UserSpec,
-    UserWorkspaceRole, WorkspaceConflict,
+    ConflictPolicy, DirectorySpec, MultiValue, OrgRoleNames, Role, RoleBindingSpec, UserSpec, UserWorkspaceRole,
+    WorkspaceConflict,
 };
 
 use super::domains::{AllowedDomains, DomainRejection};
@@ -92,9 +92,7 @@ impl UserState {
     pub fn message(&self) -> String {
         match self {
             UserState::Active => "user is active and bound".into(),
-            UserState::Suspended => {
-                "user is inactive (active: false); its bindings are removed".into()
-            }
+            UserState::Suspended => "user is inactive (active: false); its bindings are removed".into(),
             UserState::DomainNotAllowed(why) => format!("{why}; the user gets no bindings"),
         }
     }
@@ -267,8 +265,7 @@ pub fn plan_user<'g>(
         .into_iter()
         .map(|(workspace, members)| {
             let roles: Vec<Role> = members.iter().map(|(_, role)| *role).collect();
-            let mut source_groups: Vec<String> =
-                members.iter().map(|(name, _)| name.to_string()).collect();
+            let mut source_groups: Vec<String> = members.iter().map(|(name, _)| name.to_string()).collect();
             source_groups.sort();
             WorkspaceBinding {
                 workspace: workspace.to_string(),

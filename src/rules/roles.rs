@@ -115,24 +115,12 @@ mod tests {
     #[test]
     fn resolution_by_policy() {
         let both = [Role::Admin, Role::Member];
-        assert_eq!(
-            resolve(ConflictPolicy::LeastPrivilege, &both),
-            Some(Role::Member)
-        );
-        assert_eq!(
-            resolve(ConflictPolicy::HighestPrivilege, &both),
-            Some(Role::Admin)
-        );
+        assert_eq!(resolve(ConflictPolicy::LeastPrivilege, &both), Some(Role::Member));
+        assert_eq!(resolve(ConflictPolicy::HighestPrivilege, &both), Some(Role::Admin));
         assert_eq!(resolve(ConflictPolicy::Deny, &both), None);
         // Two groups with the same role are still two groups: Deny binds nothing.
-        assert_eq!(
-            resolve(ConflictPolicy::Deny, &[Role::Admin, Role::Admin]),
-            None
-        );
-        assert_eq!(
-            resolve(ConflictPolicy::Deny, &[Role::Manager]),
-            Some(Role::Manager)
-        );
+        assert_eq!(resolve(ConflictPolicy::Deny, &[Role::Admin, Role::Admin]), None);
+        assert_eq!(resolve(ConflictPolicy::Deny, &[Role::Manager]), Some(Role::Manager));
         assert_eq!(resolve(ConflictPolicy::LeastPrivilege, &[]), None);
     }
 

@@ -12,7 +12,7 @@ use crate::api::{Role, WorkspaceConflict, WorkspaceGroup, WorkspaceSpec};
 use super::group_name::GroupKind;
 use super::groups::GroupInfo;
 use super::names::workspace_key;
-use super::plan::WorkspaceBinding;
+use super::plan::{UserPlan, WorkspaceBinding};
 
 /// The most conflicts listed in a Workspace status; the count is always complete.
 pub const MAX_CONFLICT_DETAILS: usize = 50;
@@ -48,8 +48,7 @@ pub fn plan_workspaces<'a>(
     }
     let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
     for (id, info) in groups {
-        let (GroupKind::Workspace { group, role }, Some(name)) = (&info.kind, &info.workspace_name)
-        else {
+        let (GroupKind::Workspace { group, role }, Some(name)) = (&info.kind, &info.workspace_name) else {
             continue;
         };
         let entry = acc.entry(name).or_insert_with(|| Acc {
@@ -180,6 +179,34 @@ pub fn workspace_summary<'a>(
         tally.add_user(user_name, binding);
     }
     tally.finish()
+}
+
+/// The summaries of all workspaces in one pass over every user's plan: each planned workspace
+/// (with its group conflicts, even when no user is in it) and any workspace a user is bound in.
+pub fn workspace_summaries<'a>(
+    planned: &BTreeMap<String, PlannedWorkspace>,
+    users: impl IntoIterator<Item = &'a UserPlan>,
+) -> BTreeMap<String, WorkspaceSummary> {
+    let mut tallies: BTreeMap<&str, WorkspaceTally> = planned
+        .iter()
+        .map(|(name, ws)| {
+            let mut tally = WorkspaceTally::new();
+            tally.add_group_conflicts(&ws.group_conflicts);
+            (name.as_str(), tally)
+        })
+        .collect();
+    for user in users {
+        for binding in &user.workspaces {
+            tallies
+                .entry(&binding.workspace)
+                .or_default()
+                .add_user(&user.user_name, binding);
+        }
+    }
+    tallies
+        .into_iter()
+        .map(|(name, tally)| (name.to_string(), tally.finish()))
+        .collect()
 }
 
 #[cfg(test)]

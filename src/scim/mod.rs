@@ -1,5 +1,18 @@
 //! The SCIM 2.0 endpoint (RFC 7643 / RFC 7644).
+//!
+//! request → `server` (auth, body limits) → `users` / `groups` handlers → `patch` / `filter`
+//! (pure) → `write` (custom resources via the API server) ; reads come from `store`.
 
+pub mod auth;
+mod discovery;
+pub mod error;
 pub mod filter;
+mod groups;
+mod list;
 pub mod patch;
+pub mod resource;
 pub mod schema;
+pub mod server;
+pub mod store;
+mod users;
+pub mod write;

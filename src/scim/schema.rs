@@ -6,8 +6,7 @@
 use crate::scim::filter::AttrPath;
 
 pub const USER_SCHEMA_ID: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const ENTERPRISE_USER_SCHEMA_ID: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA_ID: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const GROUP_SCHEMA_ID: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 /// RFC 7643 §2.3 data types.
@@ -129,9 +128,7 @@ impl Attribute {
 
     /// The sub-attribute `name`, compared case-insensitively (RFC 7643 §2.1).
     pub fn sub_attribute(&self, name: &str) -> Option<&'static Attribute> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -147,9 +144,7 @@ pub struct Schema {
 impl Schema {
     /// The top-level attribute `name`, compared case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -184,20 +179,21 @@ impl ResourceType {
     /// Resolves `path` against this resource type's schemas; `None` when no such attribute.
     ///
     /// A path may be URN-qualified (`urn:…:enterprise:2.0:User:employeeNumber`); an unqualified
-    /// name is looked up in the core schema first, then in the extensions.
+    /// name is looked up in the core schema first, then in the extensions. The common attribute
+    /// `meta` (RFC 7643 §3.1) resolves as part of the core schema (`extension: None`).
     pub fn resolve(&self, path: &AttrPath) -> Option<Resolved> {
+        let core = |name: &str| {
+            self.schema
+                .attribute(name)
+                .or_else(|| name.eq_ignore_ascii_case(META.name).then_some(&META))
+        };
         let (extension, attribute) = match &path.schema {
-            Some(urn) if urn.eq_ignore_ascii_case(self.schema.id) => {
-                (None, self.schema.attribute(&path.attr)?)
-            }
+            Some(urn) if urn.eq_ignore_ascii_case(self.schema.id) => (None, core(&path.attr)?),
             Some(urn) => {
-                let ext = self
-                    .extensions
-                    .iter()
-                    .find(|s| s.id.eq_ignore_ascii_case(urn))?;
+                let ext = self.extensions.iter().find(|s| s.id.eq_ignore_ascii_case(urn))?;
                 (Some(*ext), ext.attribute(&path.attr)?)
             }
-            None => match self.schema.attribute(&path.attr) {
+            None => match core(&path.attr) {
                 Some(a) => (None, a),
                 None => self
                     .extensions
@@ -229,19 +225,14 @@ use Mutability::{Immutable, ReadOnly, WriteOnly};
 const fn multi_valued_subs(value: Attribute, types: &'static [&'static str]) -> [Attribute; 4] {
     [
         value,
-        Attribute::string(
-            "display",
-            "A human-readable name, primarily used for display purposes.",
-        ),
+        Attribute::string("display", "A human-readable name, primarily used for display purposes."),
         Attribute::string("type", "A label indicating the attribute's function.").canonical(types),
         Attribute::string("primary", "Whether this is the primary value.").of(Boolean),
     ]
 }
 
-const EMAIL_SUBS: [Attribute; 4] = multi_valued_subs(
-    Attribute::string("value", "Email address."),
-    &["work", "home", "other"],
-);
+const EMAIL_SUBS: [Attribute; 4] =
+    multi_valued_subs(Attribute::string("value", "Email address."), &["work", "home", "other"]);
 const PHONE_SUBS: [Attribute; 4] = multi_valued_subs(
     Attribute::string("value", "Phone number."),
     &["work", "home", "mobile", "fax", "pager", "other"],
@@ -270,17 +261,13 @@ const NAME_SUBS: [Attribute; 6] = [
 ];
 
 const ADDRESS_SUBS: [Attribute; 8] = [
-    Attribute::string(
-        "formatted",
-        "The full mailing address, formatted for display.",
-    ),
+    Attribute::string("formatted", "The full mailing address, formatted for display."),
     Attribute::string("streetAddress", "The full street address."),
     Attribute::string("locality", "The city or locality."),
     Attribute::string("region", "The state or region."),
     Attribute::string("postalCode", "The zip code or postal code."),
     Attribute::string("country", "The country name component."),
-    Attribute::string("type", "A label indicating the attribute's function.")
-        .canonical(&["work", "home", "other"]),
+    Attribute::string("type", "A label indicating the attribute's function.").canonical(&["work", "home", "other"]),
     Attribute::string("primary", "Whether this is the primary address.").of(Boolean),
 ];
 
@@ -296,35 +283,23 @@ const GROUP_REF_SUBS: [Attribute; 4] = [
 ];
 
 const USER_ATTRIBUTES: [Attribute; 22] = [
-    Attribute::string(
-        "userName",
-        "Unique identifier for the user, typically used to sign in.",
-    )
-    .required()
-    .unique(),
+    Attribute::string("userName", "Unique identifier for the user, typically used to sign in.")
+        .required()
+        .unique(),
     Attribute::string("name", "The components of the user's name.").complex(&NAME_SUBS),
     Attribute::string("displayName", "The name of the user, suitable for display."),
     Attribute::string("nickName", "The casual way to address the user."),
     Attribute::string("profileUrl", "A URI of the user's online profile.").refs(&["external"]),
     Attribute::string("title", "The user's title, such as \"Vice President\"."),
-    Attribute::string(
-        "userType",
-        "The relationship between the organization and the user.",
-    ),
-    Attribute::string(
-        "preferredLanguage",
-        "The user's preferred written or spoken language.",
-    ),
+    Attribute::string("userType", "The relationship between the organization and the user."),
+    Attribute::string("preferredLanguage", "The user's preferred written or spoken language."),
     Attribute::string("locale", "The user's default location for localization."),
     Attribute::string("timezone", "The user's time zone in IANA format."),
     Attribute::string("active", "The user's administrative status.").of(Boolean),
-    Attribute::string(
-        "password",
-        "Accepted and discarded: this server stores no passwords.",
-    )
-    .case_exact()
-    .mutability(WriteOnly)
-    .returned(Returned::Never),
+    Attribute::string("password", "Accepted and discarded: this server stores no passwords.")
+        .case_exact()
+        .mutability(WriteOnly)
+        .returned(Returned::Never),
     Attribute::string("emails", "Email addresses for the user.")
         .complex(&EMAIL_SUBS)
         .multi(),
@@ -340,13 +315,10 @@ const USER_ATTRIBUTES: [Attribute; 22] = [
     Attribute::string("addresses", "Physical mailing addresses for the user.")
         .complex(&ADDRESS_SUBS)
         .multi(),
-    Attribute::string(
-        "groups",
-        "The groups the user belongs to, maintained through /Groups.",
-    )
-    .complex(&GROUP_REF_SUBS)
-    .multi()
-    .mutability(ReadOnly),
+    Attribute::string("groups", "The groups the user belongs to, maintained through /Groups.")
+        .complex(&GROUP_REF_SUBS)
+        .multi()
+        .mutability(ReadOnly),
     Attribute::string(
         "roles",
         "Roles of the user; drive the organisation role (owner > admin > member).",
@@ -356,11 +328,7 @@ const USER_ATTRIBUTES: [Attribute; 22] = [
     Attribute::string("x509Certificates", "X.509 certificates issued to the user.")
         .complex(&X509_SUBS)
         .multi(),
-    Attribute::string(
-        "externalId",
-        "The identifier of the user in the provisioning client.",
-    )
-    .case_exact(),
+    Attribute::string("externalId", "The identifier of the user in the provisioning client.").case_exact(),
     Attribute::string("id", "The server's identifier of the user.")
         .case_exact()
         .mutability(ReadOnly)
@@ -410,11 +378,7 @@ const GROUP_ATTRIBUTES: [Attribute; 4] = [
     Attribute::string("members", "The users in the group.")
         .complex(&MEMBER_SUBS)
         .multi(),
-    Attribute::string(
-        "externalId",
-        "The identifier of the group in the provisioning client.",
-    )
-    .case_exact(),
+    Attribute::string("externalId", "The identifier of the group in the provisioning client.").case_exact(),
     Attribute::string("id", "The server's identifier of the group.")
         .case_exact()
         .mutability(ReadOnly)

@@ -128,11 +128,7 @@ impl Env {
     /// Merge-patches a User's spec (as the SCIM endpoint would write it).
     pub async fn patch_user(&self, id: &str, spec: serde_json::Value) {
         self.api::<User>()
-            .patch(
-                id,
-                &PatchParams::default(),
-                &Patch::Merge(json!({ "spec": spec })),
-            )
+            .patch(id, &PatchParams::default(), &Patch::Merge(json!({ "spec": spec })))
             .await
             .expect("patch user");
     }
@@ -150,10 +146,7 @@ impl Env {
 
     pub async fn delete<K>(&self, name: &str)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
     {
         self.api::<K>()
             .delete(name, &DeleteParams::default())
@@ -179,8 +172,7 @@ impl Env {
 
     /// Waits until the user's bindings are exactly `expected` (workspace or `org`, role).
     pub async fn expect_bindings(&self, user: &str, expected: &[(&str, Role)]) {
-        let expected: BTreeMap<String, Role> =
-            expected.iter().map(|(k, r)| (k.to_string(), *r)).collect();
+        let expected: BTreeMap<String, Role> = expected.iter().map(|(k, r)| (k.to_string(), *r)).collect();
         let result = poll(|| self.bindings(user), |have| *have == expected).await;
         if let Err(last) = result {
             panic!("bindings of {user}: expected {expected:?}, have {last:?}");
@@ -190,10 +182,7 @@ impl Env {
     /// Waits until object `name` exists and `check` accepts it; returns it.
     pub async fn expect<K>(&self, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
     {
         let api = self.api::<K>();
         let probe = || async { api.get_opt(name).await.expect("get") };
@@ -206,10 +195,7 @@ impl Env {
     /// Waits until object `name` is gone.
     pub async fn expect_gone<K>(&self, name: &str)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + DeserializeOwned,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
     {
         let api = self.api::<K>();
         let gone = eventually(|| async { api.get_opt(name).await.expect("get").is_none() }).await;
@@ -225,11 +211,7 @@ impl Env {
 
 pub async fn create<K>(client: &Client, ns: &str, obj: K)
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
 {
     Api::<K>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &obj)

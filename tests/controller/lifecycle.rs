@@ -16,9 +16,9 @@ async fn disable_and_enable() {
     env.patch_user("heidi", json!({ "active": false })).await;
     env.expect_bindings("heidi", &[]).await;
     env.expect("heidi", "Suspended", |u: &User| {
-        u.status.as_ref().is_some_and(|s| {
-            s.org_role.is_none() && has_condition(&s.conditions, "Ready", "True", "Suspended")
-        })
+        u.status
+            .as_ref()
+            .is_some_and(|s| s.org_role.is_none() && has_condition(&s.conditions, "Ready", "True", "Suspended"))
     })
     .await;
     env.expect("sales", "no managers", |ws: &Workspace| counts(ws).1 == 0)
@@ -54,10 +54,8 @@ async fn deleting_a_group_deletes_its_bindings() {
     env.expect_bindings("ken", &[("org", Role::Member)]).await;
     env.expect_bindings("lena", &[("org", Role::Member), ("sales", Role::Member)])
         .await;
-    env.expect("sales", "two groups left", |ws: &Workspace| {
-        ws.spec.groups.len() == 2
-    })
-    .await;
+    env.expect("sales", "two groups left", |ws: &Workspace| ws.spec.groups.len() == 2)
+        .await;
 }
 
 #[tokio::test]
@@ -93,8 +91,7 @@ async fn last_group_deleted_under_delete_removes_the_workspace() {
     let env = Env::start("wsdelete", Some(spec)).await;
     env.group("g-eu", "ws-Sales-EU-role-member").await;
     env.user("nina", &["g-eu"], &[]).await;
-    env.expect("sales-eu", "created", |_: &Workspace| true)
-        .await;
+    env.expect("sales-eu", "created", |_: &Workspace| true).await;
     env.delete::<Group>("g-eu").await;
     env.expect_gone::<Workspace>("sales-eu").await;
     env.expect_bindings("nina", &[("org", Role::Member)]).await;
@@ -112,9 +109,7 @@ async fn renaming_a_group_to_plain_and_back() {
     env.expect_bindings("oscar", &[("org", Role::Member)]).await;
     env.expect("g1", "PlainGroup", |g: &Group| {
         g.status.as_ref().is_some_and(|s| {
-            s.workspace.is_none()
-                && s.member_count == 1
-                && has_condition(&s.conditions, "Ready", "True", "PlainGroup")
+            s.workspace.is_none() && s.member_count == 1 && has_condition(&s.conditions, "Ready", "True", "PlainGroup")
         })
     })
     .await;

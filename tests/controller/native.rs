@@ -52,19 +52,11 @@ async fn native_rbac_follows_the_workspace_bindings() {
         .await
         .expect("workspace namespace");
     let labels = namespace.metadata.labels.unwrap();
-    assert_eq!(
-        labels.get(labels::WORKSPACE).map(String::as_str),
-        Some("sales")
-    );
+    assert_eq!(labels.get(labels::WORKSPACE).map(String::as_str), Some("sales"));
 
     // A role change replaces the binding (roleRef is immutable).
-    env.patch_user("xena", json!({ "groups": ["g-admin"] }))
-        .await;
-    let converged = poll(
-        || native_bindings(&api),
-        |names| names == &["scim-xena-admin"],
-    )
-    .await;
+    env.patch_user("xena", json!({ "groups": ["g-admin"] })).await;
+    let converged = poll(|| native_bindings(&api), |names| names == &["scim-xena-admin"]).await;
     assert!(converged.is_ok(), "{converged:?}");
 
     // Suspension removes it; deleting the user too.
@@ -72,11 +64,7 @@ async fn native_rbac_follows_the_workspace_bindings() {
     let gone = poll(|| native_bindings(&api), Vec::is_empty).await;
     assert!(gone.is_ok(), "{gone:?}");
     env.patch_user("xena", json!({ "active": true })).await;
-    let back = poll(
-        || native_bindings(&api),
-        |names| names == &["scim-xena-admin"],
-    )
-    .await;
+    let back = poll(|| native_bindings(&api), |names| names == &["scim-xena-admin"]).await;
     assert!(back.is_ok(), "{back:?}");
     env.delete::<User>("xena").await;
     let gone = poll(|| native_bindings(&api), Vec::is_empty).await;

@@ -20,12 +20,7 @@ async fn sales_example() {
     let ws: Workspace = env
         .expect("sales", "counts 1/1/1 and Ready", |ws: &Workspace| {
             counts(ws) == (1, 1, 1, 0)
-                && has_condition(
-                    &ws.status.as_ref().unwrap().conditions,
-                    "Ready",
-                    "True",
-                    "Provisioned",
-                )
+                && has_condition(&ws.status.as_ref().unwrap().conditions, "Ready", "True", "Provisioned")
         })
         .await;
     assert_eq!(ws.spec.display_name, "Sales");
@@ -39,9 +34,7 @@ async fn sales_example() {
 
     env.expect("g-admin", "group status", |g: &Group| {
         g.status.as_ref().is_some_and(|s| {
-            s.workspace.as_deref() == Some("sales")
-                && s.role == Some(Role::Admin)
-                && s.member_count == 1
+            s.workspace.as_deref() == Some("sales") && s.role == Some(Role::Admin) && s.member_count == 1
         })
     })
     .await;
@@ -56,9 +49,9 @@ async fn sales_example() {
     .await;
     let dir: Directory = env
         .expect("entra", "directory status", |d: &Directory| {
-            d.status.as_ref().is_some_and(|s| {
-                s.users == 3 && s.groups == 3 && s.workspaces == 1 && s.role_bindings == 6
-            })
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.users == 3 && s.groups == 3 && s.workspaces == 1 && s.role_bindings == 6)
         })
         .await;
     let status = dir.status.unwrap();
@@ -93,17 +86,14 @@ async fn conflict_under(policy: ConflictPolicy, expected: Option<Role>) {
         .await;
     let detail = &ws.status.unwrap().conflict_details[0];
     assert_eq!(detail.user_name.as_deref(), Some("dave@example.com"));
-    assert_eq!(
-        detail.groups,
-        vec!["ws-Sales-role-admin", "ws-Sales-role-member"]
-    );
+    assert_eq!(detail.groups, vec!["ws-Sales-role-admin", "ws-Sales-role-member"]);
     assert_eq!(detail.applied_role, expected);
 
     let user: User = env
         .expect("dave", "Conflict condition", |u: &User| {
-            u.status.as_ref().is_some_and(|s| {
-                has_condition(&s.conditions, "Conflict", "True", "MultipleRoleGroups")
-            })
+            u.status
+                .as_ref()
+                .is_some_and(|s| has_condition(&s.conditions, "Conflict", "True", "MultipleRoleGroups"))
         })
         .await;
     let status = user.status.unwrap();
@@ -117,9 +107,9 @@ async fn conflict_under(policy: ConflictPolicy, expected: Option<Role>) {
 
     if expected.is_some() {
         env.expect("dave.sales", "RoleBinding conflict", |rb: &RoleBinding| {
-            rb.status.as_ref().is_some_and(|s| {
-                s.conflict && has_condition(&s.conditions, "Conflict", "True", "MultipleRoleGroups")
-            })
+            rb.status
+                .as_ref()
+                .is_some_and(|s| s.conflict && has_condition(&s.conditions, "Conflict", "True", "MultipleRoleGroups"))
         })
         .await;
     }
@@ -140,14 +130,11 @@ async fn conflict_under(policy: ConflictPolicy, expected: Option<Role>) {
     );
 
     // Leaving one group settles the conflict.
-    env.patch_user("dave", json!({ "groups": ["g-admin"] }))
-        .await;
+    env.patch_user("dave", json!({ "groups": ["g-admin"] })).await;
     env.expect_bindings("dave", &[("org", Role::Member), ("sales", Role::Admin)])
         .await;
-    env.expect("sales", "conflict gone", |ws: &Workspace| {
-        counts(ws) == (1, 0, 0, 0)
-    })
-    .await;
+    env.expect("sales", "conflict gone", |ws: &Workspace| counts(ws) == (1, 0, 0, 0))
+        .await;
     env.expect("dave", "Conflict False", |u: &User| {
         u.status
             .as_ref()
@@ -224,17 +211,12 @@ async fn odd_group_names() {
         .expect(&ws_name, "one admin", |ws: &Workspace| counts(ws).0 == 1)
         .await;
     assert_eq!(ws.spec.display_name, "Sales & Marketing");
-    env.expect_bindings(
-        "pat",
-        &[("org", Role::Member), (ws_name.as_str(), Role::Admin)],
-    )
-    .await;
+    env.expect_bindings("pat", &[("org", Role::Member), (ws_name.as_str(), Role::Admin)])
+        .await;
 
     // `WS-sales-ROLE-Admin` and `ws-Sales-role-member` feed the same workspace.
-    env.expect("sales", "admin and member", |ws: &Workspace| {
-        counts(ws) == (1, 0, 1, 0)
-    })
-    .await;
+    env.expect("sales", "admin and member", |ws: &Workspace| counts(ws) == (1, 0, 1, 0))
+        .await;
     env.expect_bindings("quinn", &[("org", Role::Member), ("sales", Role::Admin)])
         .await;
     env.expect_bindings("rita", &[("org", Role::Member), ("sales", Role::Member)])

@@ -16,17 +16,12 @@ async fn duplicate_directory_is_reported() {
             .is_some_and(|s| has_condition(&s.conditions, "Ready", "True", "Ready"))
     })
     .await;
-    create(
-        &env.client,
-        &env.ns,
-        Directory::new("second", DirectorySpec::default()),
-    )
-    .await;
+    create(&env.client, &env.ns, Directory::new("second", DirectorySpec::default())).await;
     let dir: Directory = env
         .expect("second", "DuplicateDirectory", |d: &Directory| {
-            d.status.as_ref().is_some_and(|s| {
-                has_condition(&s.conditions, "Ready", "False", "DuplicateDirectory")
-            })
+            d.status
+                .as_ref()
+                .is_some_and(|s| has_condition(&s.conditions, "Ready", "False", "DuplicateDirectory"))
         })
         .await;
     let status = dir.status.unwrap();
@@ -57,14 +52,10 @@ async fn resync_without_change_writes_nothing() {
     env.user("uma", &["g-manager"], &[]).await;
     env.expect_bindings("tess", &[("org", Role::Member), ("sales", Role::Member)])
         .await;
-    env.expect("sales", "converged", |ws: &Workspace| {
-        counts(ws) == (1, 1, 1, 1)
-    })
-    .await;
+    env.expect("sales", "converged", |ws: &Workspace| counts(ws) == (1, 1, 1, 1))
+        .await;
     env.expect("entra", "converged", |d: &Directory| {
-        d.status
-            .as_ref()
-            .is_some_and(|s| s.users == 3 && s.role_bindings == 6)
+        d.status.as_ref().is_some_and(|s| s.users == 3 && s.role_bindings == 6)
     })
     .await;
     env.expect("g-plain", "converged", |g: &Group| {
@@ -72,21 +63,14 @@ async fn resync_without_change_writes_nothing() {
     })
     .await;
     let all_written = eventually(|| async {
-        let users = env
-            .api::<User>()
-            .list(&ListParams::default())
-            .await
-            .expect("users");
+        let users = env.api::<User>().list(&ListParams::default()).await.expect("users");
         let rbs = env
             .api::<RoleBinding>()
             .list(&ListParams::default())
             .await
             .expect("bindings");
         let native = Api::<k8s_openapi::api::rbac::v1::RoleBinding>::all(env.client.clone())
-            .list(
-                &ListParams::default()
-                    .labels(&format!("scim-operator.io/source-namespace={}", env.ns)),
-            )
+            .list(&ListParams::default().labels(&format!("scim-operator.io/source-namespace={}", env.ns)))
             .await
             .expect("native bindings");
         users.items.iter().all(|u| u.status.is_some())
@@ -102,9 +86,7 @@ async fn resync_without_change_writes_nothing() {
     let controller = Controller::start(&env.client, &env.ns, Duration::from_secs(1));
     let metrics = controller.metrics.clone();
     let passes = eventually(|| async {
-        metrics.resyncs() >= 1
-            && metrics.reconciles_of("User") >= 9
-            && metrics.reconciles_of("Namespace") >= 3
+        metrics.resyncs() >= 1 && metrics.reconciles_of("User") >= 9 && metrics.reconciles_of("Namespace") >= 3
     })
     .await;
     assert!(
@@ -125,8 +107,7 @@ async fn resync_without_change_writes_nothing() {
 #[tokio::test]
 async fn only_the_leader_reconciles() {
     let env = Env::start("leader", Some(DirectorySpec::default())).await;
-    env.expect("entra", "Ready", |d: &Directory| d.status.is_some())
-        .await;
+    env.expect("entra", "Ready", |d: &Directory| d.status.is_some()).await;
     let first = env.controller.as_ref().unwrap().metrics.clone();
     assert_eq!(first.leader.get(), 1);
 
@@ -136,11 +117,7 @@ async fn only_the_leader_reconciles() {
     env.expect_bindings("vera", &[("org", Role::Member), ("sales", Role::Admin)])
         .await;
     assert_eq!(standby.metrics.leader.get(), 0);
-    assert_eq!(
-        standby.metrics.object_writes(),
-        0,
-        "a standby must not write"
-    );
+    assert_eq!(standby.metrics.object_writes(), 0, "a standby must not write");
 
     // The leader steps down (releasing the Lease); the standby takes over and reconciles.
     let mut env = env;
@@ -161,9 +138,7 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
         env.user(&format!("u{i:03}"), &["g-all"], &[]).await;
     }
     env.expect("everyone", "all members", |ws: &Workspace| {
-        ws.status
-            .as_ref()
-            .is_some_and(|s| s.members == MEMBERS as u32)
+        ws.status.as_ref().is_some_and(|s| s.members == MEMBERS as u32)
     })
     .await;
     let settled = eventually(|| async {
@@ -177,15 +152,11 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
     .await;
     assert!(settled, "bindings not settled");
     env.expect("g-all", "member count", |g: &Group| {
-        g.status
-            .as_ref()
-            .is_some_and(|s| s.member_count == MEMBERS as u32)
+        g.status.as_ref().is_some_and(|s| s.member_count == MEMBERS as u32)
     })
     .await;
     env.expect("entra", "counts", |d: &Directory| {
-        d.status
-            .as_ref()
-            .is_some_and(|s| s.role_bindings == 2 * MEMBERS as u32)
+        d.status.as_ref().is_some_and(|s| s.role_bindings == 2 * MEMBERS as u32)
     })
     .await;
 
@@ -208,9 +179,7 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
         )
         .await
         .expect("patch group");
-    let replanned =
-        eventually(|| async { env.metrics.reconciles_of("User") >= reconciled + MEMBERS as u64 })
-            .await;
+    let replanned = eventually(|| async { env.metrics.reconciles_of("User") >= reconciled + MEMBERS as u64 }).await;
     assert!(replanned, "members not re-planned after a group change");
     let writes = member_writes(&env.metrics) - before;
     assert_eq!(writes, 0, "{:?}", write_counts(&env.metrics));
@@ -221,9 +190,7 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
     let before_members = member_writes(&env.metrics);
     env.user("newcomer", &["g-all"], &[]).await;
     env.expect("g-all", "member count", |g: &Group| {
-        g.status
-            .as_ref()
-            .is_some_and(|s| s.member_count == MEMBERS as u32 + 1)
+        g.status.as_ref().is_some_and(|s| s.member_count == MEMBERS as u32 + 1)
     })
     .await;
     env.expect("entra", "counts", |d: &Directory| {
@@ -232,8 +199,7 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
             .is_some_and(|s| s.role_bindings == 2 * MEMBERS as u32 + 2)
     })
     .await;
-    env.expect("newcomer", "status", |u: &User| u.status.is_some())
-        .await;
+    env.expect("newcomer", "status", |u: &User| u.status.is_some()).await;
     let writes = env.metrics.object_writes() - before;
     let member = member_writes(&env.metrics) - before_members;
     // 2 bindings + 2 binding statuses + 1 user status; the rest are the O(1) counts.

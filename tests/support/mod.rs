@@ -38,13 +38,8 @@ pub async fn client() -> kube::Client {
     static CRDS: OnceCell<()> = OnceCell::const_new();
     CRDS.get_or_init(|| async {
         let started = std::time::Instant::now();
-        apply_crds(&client)
-            .await
-            .expect("CRDs applied and established");
-        eprintln!(
-            "envtest: CRDs established and discoverable in {:?}",
-            started.elapsed()
-        );
+        apply_crds(&client).await.expect("CRDs applied and established");
+        eprintln!("envtest: CRDs established and discoverable in {:?}", started.elapsed());
     })
     .await;
     client
@@ -78,17 +73,11 @@ pub async fn apply_crds(client: &kube::Client) -> anyhow::Result<()> {
         plurals.push(crd.spec.names.plural);
     }
     // Established precedes discovery by a moment; kubectl needs discovery.
-    let gv = format!(
-        "{}/{}",
-        scim_operator::api::GROUP,
-        scim_operator::api::VERSION
-    );
+    let gv = format!("{}/{}", scim_operator::api::GROUP, scim_operator::api::VERSION);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let served = match client.list_api_group_resources(&gv).await {
-            Ok(list) => plurals
-                .iter()
-                .all(|p| list.resources.iter().any(|r| &r.name == p)),
+            Ok(list) => plurals.iter().all(|p| list.resources.iter().any(|r| &r.name == p)),
             Err(_) => false,
         };
         if served {
@@ -132,3 +121,4 @@ pub async fn kubectl(args: &[&str]) -> anyhow::Result<String> {
     }
     Ok(String::from_utf8(output.stdout)?)
 }
+pub mod scim;

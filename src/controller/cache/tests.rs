@@ -68,10 +68,7 @@ fn a_membership_change_re_plans_that_user_and_marks_the_namespace() {
     assert_eq!(drain(&mut queue), ["alice"]);
     on_user(&caches, Change::Spec(&user("alice", &["eng"])));
     assert_eq!(drain(&mut queue), ["alice"]);
-    assert_eq!(
-        caches.memberships.objects("ns", "sales"),
-        Vec::<String>::new()
-    );
+    assert_eq!(caches.memberships.objects("ns", "sales"), Vec::<String>::new());
     assert_eq!(caches.memberships.objects("ns", "eng"), ["alice"]);
     let dirty = std::mem::take(&mut *caches.triggers.dirty.lock().unwrap());
     assert_eq!(dirty.into_iter().collect::<Vec<_>>(), ["ns"]);

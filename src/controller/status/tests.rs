@@ -27,37 +27,21 @@ fn plan(groups: &[(&str, &str)], user_groups: &[&str], active: bool) -> UserPlan
 #[test]
 fn user_status_is_stable_across_resyncs() {
     let p = plan(
-        &[
-            ("g1", "ws-Sales-role-admin"),
-            ("g2", "ws-Sales-role-member"),
-        ],
+        &[("g1", "ws-Sales-role-admin"), ("g2", "ws-Sales-role-member")],
         &["g1", "g2"],
         true,
     );
     let first = user_status(None, &p, ConflictPolicy::LeastPrivilege, Some(1), &now());
     let later = Time(jiff::Timestamp::from_second(1_900_000_000).unwrap());
-    let second = user_status(
-        Some(&first),
-        &p,
-        ConflictPolicy::LeastPrivilege,
-        Some(1),
-        &later,
-    );
-    assert_eq!(
-        first, second,
-        "an unchanged plan must give an identical status"
-    );
+    let second = user_status(Some(&first), &p, ConflictPolicy::LeastPrivilege, Some(1), &later);
+    assert_eq!(first, second, "an unchanged plan must give an identical status");
     let conflict = first
         .conditions
         .iter()
         .find(|c| c.type_ == condition::CONFLICT)
         .unwrap();
     assert_eq!(conflict.status, "True");
-    assert!(
-        conflict.message.contains("ws-Sales-role-admin"),
-        "{}",
-        conflict.message
-    );
+    assert!(conflict.message.contains("ws-Sales-role-admin"), "{}", conflict.message);
     assert_eq!(first.workspaces[0].role, Some(Role::Member));
 }
 
@@ -67,11 +51,7 @@ fn suspended_user_has_no_role_and_says_why() {
     let status = user_status(None, &p, ConflictPolicy::LeastPrivilege, Some(2), &now());
     assert_eq!(status.org_role, None);
     assert_eq!(status.workspace_count, 0);
-    let ready = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == condition::READY)
-        .unwrap();
+    let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
     assert_eq!(ready.reason, rules::reason::SUSPENDED);
 }
 

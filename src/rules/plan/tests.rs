@@ -70,11 +70,7 @@ impl TestUser {
     }
     fn plan_with(&self, settings: &PlanSettings) -> UserPlan {
         let index = index();
-        plan_user(
-            &UserInput::from_spec(self.id, &self.spec),
-            |id| index.get(id),
-            settings,
-        )
+        plan_user(&UserInput::from_spec(self.id, &self.spec), |id| index.get(id), settings)
     }
     fn plan(&self) -> UserPlan {
         self.plan_with(&PlanSettings::default())
@@ -122,10 +118,7 @@ fn user_in_two_sales_groups_under_each_policy() {
         let ws = only_workspace(&plan);
         assert!(ws.conflict, "{policy:?}");
         assert_eq!(ws.role, expected, "{policy:?}");
-        assert_eq!(
-            ws.source_groups,
-            ["ws-Sales-role-admin", "ws-Sales-role-member"]
-        );
+        assert_eq!(ws.source_groups, ["ws-Sales-role-admin", "ws-Sales-role-member"]);
         assert_eq!(plan.conflicts().count(), 1);
         // The conflict is always reported, whatever the policy.
         let reported = ws.workspace_conflict("dave").unwrap();
@@ -167,11 +160,7 @@ fn different_workspaces_are_not_a_conflict() {
     let plan = TestUser::new("u1", "frank")
         .groups(&["g-eu-member", "g-admin", "g-all"])
         .plan();
-    let names: Vec<_> = plan
-        .workspaces
-        .iter()
-        .map(|w| w.workspace.as_str())
-        .collect();
+    let names: Vec<_> = plan.workspaces.iter().map(|w| w.workspace.as_str()).collect();
     assert_eq!(names, ["sales", "sales-eu"]);
     assert!(!plan.has_conflict());
     assert_eq!(plan.unknown_groups, 0);
@@ -253,9 +242,7 @@ fn user_outside_allowed_domains_gets_no_bindings() {
     assert_eq!(insider.bindings().len(), 2);
 
     // Suspension wins over the domain check.
-    let both = TestUser::new("u3", "m@evil.com")
-        .inactive()
-        .plan_with(&settings);
+    let both = TestUser::new("u3", "m@evil.com").inactive().plan_with(&settings);
     assert_eq!(both.state, UserState::Suspended);
 }
 
@@ -270,9 +257,7 @@ fn unknown_groups_are_counted_and_ignored() {
 
 #[test]
 fn repeated_group_ids_are_not_a_conflict() {
-    let plan = TestUser::new("u1", "ivy")
-        .groups(&["g-admin", "g-admin"])
-        .plan();
+    let plan = TestUser::new("u1", "ivy").groups(&["g-admin", "g-admin"]).plan();
     assert!(!only_workspace(&plan).conflict);
 }
 
@@ -296,23 +281,14 @@ fn settings_from_directory() {
     };
     let settings = PlanSettings::from_directory(&spec);
     assert_eq!(settings.conflict_policy, ConflictPolicy::Deny);
-    assert_eq!(
-        settings.allowed_domains,
-        AllowedDomains::new(["contoso.com"])
-    );
+    assert_eq!(settings.allowed_domains, AllowedDomains::new(["contoso.com"]));
 }
 
 mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    const WORKSPACE_GROUPS: [&str; 5] = [
-        "g-admin",
-        "g-manager",
-        "g-member",
-        "g-admin-2",
-        "g-eu-member",
-    ];
+    const WORKSPACE_GROUPS: [&str; 5] = ["g-admin", "g-manager", "g-member", "g-admin-2", "g-eu-member"];
 
     proptest! {
         #[test]

@@ -1,10 +1,7 @@
 use super::*;
 
 fn infos(groups: &[(&'static str, &str)]) -> Vec<(&'static str, GroupInfo)> {
-    groups
-        .iter()
-        .map(|(id, name)| (*id, GroupInfo::new(name)))
-        .collect()
+    groups.iter().map(|(id, name)| (*id, GroupInfo::new(name))).collect()
 }
 
 fn plan(groups: &[(&'static str, &str)]) -> BTreeMap<String, PlannedWorkspace> {
@@ -48,16 +45,10 @@ fn sales_groups_feed_one_workspace() {
 
 #[test]
 fn display_name_is_the_spelling_of_the_smallest_group_id() {
-    let planned = plan(&[
-        ("g2", "ws-SALES-role-member"),
-        ("g1", "ws-sales-role-admin"),
-    ]);
+    let planned = plan(&[("g2", "ws-SALES-role-member"), ("g1", "ws-sales-role-admin")]);
     assert_eq!(planned["sales"].spec.display_name, "sales");
     // Input order does not matter.
-    let planned = plan(&[
-        ("g1", "ws-sales-role-admin"),
-        ("g2", "ws-SALES-role-member"),
-    ]);
+    let planned = plan(&[("g1", "ws-sales-role-admin"), ("g2", "ws-SALES-role-member")]);
     assert_eq!(planned["sales"].spec.display_name, "sales");
 }
 
@@ -93,23 +84,14 @@ fn odd_names_get_valid_object_names() {
         assert!(crate::rules::is_dns1123_label(name), "{name}");
         assert_eq!(ws.spec.groups.len(), 1);
     }
-    let displays: BTreeSet<_> = planned
-        .values()
-        .map(|w| w.spec.display_name.as_str())
-        .collect();
-    assert_eq!(
-        displays,
-        BTreeSet::from(["Sales & Marketing", "Ventes-Équipe"])
-    );
+    let displays: BTreeSet<_> = planned.values().map(|w| w.spec.display_name.as_str()).collect();
+    assert_eq!(displays, BTreeSet::from(["Sales & Marketing", "Ventes-Équipe"]));
 }
 
 #[test]
 fn a_hash_collision_is_reported_not_silent() {
     // Forge two groups whose (computed) object names coincide, as a hash collision would.
-    let mut infos = infos(&[
-        ("g1", "ws-A & B-role-admin"),
-        ("g2", "ws-A + B-role-member"),
-    ]);
+    let mut infos = infos(&[("g1", "ws-A & B-role-admin"), ("g2", "ws-A + B-role-member")]);
     infos[1].1.workspace_name = infos[0].1.workspace_name.clone();
     let planned = plan_workspaces(infos.iter().map(|(id, info)| (*id, info)));
     let ws = planned.values().next().unwrap();
@@ -131,10 +113,7 @@ fn summary_counts_roles_and_conflicts() {
     let admin = binding(Some(Role::Admin), &["ws-Sales-role-admin"]);
     let manager = binding(Some(Role::Manager), &["ws-Sales-role-manager"]);
     let member = binding(Some(Role::Member), &["ws-Sales-role-member"]);
-    let least = binding(
-        Some(Role::Member),
-        &["ws-Sales-role-admin", "ws-Sales-role-member"],
-    );
+    let least = binding(Some(Role::Member), &["ws-Sales-role-admin", "ws-Sales-role-member"]);
     let denied = binding(None, &["ws-Sales-role-admin", "ws-Sales-role-member"]);
     let group_conflict = WorkspaceConflict {
         user_name: None,
@@ -151,10 +130,7 @@ fn summary_counts_roles_and_conflicts() {
             ("dave", &least),
         ],
     );
-    assert_eq!(
-        (summary.admins, summary.managers, summary.members),
-        (1, 1, 2)
-    );
+    assert_eq!((summary.admins, summary.managers, summary.members), (1, 1, 2));
     assert_eq!(summary.conflicts, 3);
     let users: Vec<_> = summary
         .conflict_details
@@ -179,8 +155,45 @@ fn summary_details_are_bounded_and_sorted() {
         .iter()
         .map(|c| c.user_name.clone().unwrap())
         .collect();
-    let expected: Vec<_> = (0..MAX_CONFLICT_DETAILS)
-        .map(|i| format!("user{i:03}"))
-        .collect();
+    let expected: Vec<_> = (0..MAX_CONFLICT_DETAILS).map(|i| format!("user{i:03}")).collect();
     assert_eq!(kept, expected);
+}
+
+#[test]
+fn summaries_of_all_workspaces_in_one_pass() {
+    use crate::rules::{UserState, plan::UserPlan};
+    let planned = plan(&[
+        ("g1", "ws-Sales-role-admin"),
+        ("g2", "ws-sales-role-admin"),
+        ("g3", "ws-Sales-role-member"),
+        ("g4", "ws-Empty-role-member"),
+    ]);
+    let user = |name: &str, workspaces: Vec<WorkspaceBinding>| UserPlan {
+        user: format!("id-{name}"),
+        user_name: name.into(),
+        state: UserState::Active,
+        org_role: Some(Role::Member),
+        workspaces,
+        unknown_groups: 0,
+    };
+    let users = [
+        user("alice", vec![binding(Some(Role::Admin), &["ws-Sales-role-admin"])]),
+        user(
+            "bob",
+            vec![binding(
+                Some(Role::Member),
+                &["ws-Sales-role-admin", "ws-Sales-role-member"],
+            )],
+        ),
+    ];
+    let summaries = workspace_summaries(&planned, &users);
+    let names: Vec<_> = summaries.keys().map(String::as_str).collect();
+    assert_eq!(names, ["empty", "sales"]);
+    assert_eq!(summaries["empty"], WorkspaceSummary::default());
+    let sales = &summaries["sales"];
+    assert_eq!((sales.admins, sales.members), (1, 1));
+    // One group conflict (two admin groups) and bob's.
+    assert_eq!(sales.conflicts, 2);
+    assert_eq!(sales.conflict_details[0].user_name, None);
+    assert_eq!(sales.conflict_details[1].user_name.as_deref(), Some("bob"));
 }

@@ -53,6 +53,8 @@ pub enum Filter {
     Not(Box<Filter>),
     /// `attrPath "[" valFilter "]"`: some value of the multi-valued `attr` matches `filter`,
     /// whose paths are relative to that value (`emails[type eq "work"]`).
+    /// The parser folds `emails[type eq "work"].value eq "x"` into this node as
+    /// `emails[type eq "work" and value eq "x"]`.
     ValuePath {
         attr: AttrPath,
         filter: Box<Filter>,

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, unit tests, and integration tests against a real
+# kube-apiserver + etcd (built once from the Go module proxy and cached; see hack/controlplane.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> control plane (kube-apiserver, etcd, kubectl, helm)"
+SCIM_OPERATOR_CONTROLPLANE=$(hack/controlplane.sh)
+export SCIM_OPERATOR_CONTROLPLANE
+"$SCIM_OPERATOR_CONTROLPLANE/kube-apiserver" --version
+"$SCIM_OPERATOR_CONTROLPLANE/etcd" --version | head -1
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "==> cargo test (unit + integration)"
+cargo test --all-targets --locked

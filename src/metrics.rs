@@ -1,0 +1,106 @@
+//! Prometheus metrics of the SCIM endpoint, served at `/metrics`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of a SCIM request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub resource: String,
+    pub method: String,
+    pub status: u16,
+}
+
+/// Labels of a SCIM request's latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    pub resource: String,
+    pub method: String,
+}
+
+/// The registry and the SCIM endpoint's own metrics; other parts register theirs in `registry`.
+pub struct Metrics {
+    pub registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("scim_operator");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 14))
+        });
+        registry.register(
+            "scim_requests",
+            "SCIM requests by resource, method and status",
+            requests.clone(),
+        );
+        registry.register("scim_request_duration_seconds", "SCIM request latency", latency.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition of every registered metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("metrics encode");
+        out
+    }
+}
+
+/// The SCIM resource a route serves (`Users`, `Groups`, `Schemas`, …), a bounded label.
+fn resource_of(path: Option<&MatchedPath>) -> String {
+    path.map(|p| p.as_str())
+        .and_then(|p| p.split('/').nth(5))
+        .unwrap_or("unmatched")
+        .to_string()
+}
+
+/// Middleware recording count and latency of each request.
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let resource = resource_of(request.extensions().get::<MatchedPath>());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            resource: resource.clone(),
+            method: method.clone(),
+            status: response.status().as_u16(),
+        })
+        .inc();
+    metrics
+        .latency
+        .get_or_create(&LatencyLabels { resource, method })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`
+pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
+        .into_response()
+}

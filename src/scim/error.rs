@@ -1,0 +1,123 @@
+//! SCIM error responses (RFC 7644 §3.12), always as `application/scim+json`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The SCIM media type.
+pub const SCIM_JSON: &str = "application/scim+json";
+/// The schema URN of error bodies.
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// Seconds a client should wait before retrying after 429 or 503.
+const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// A request that failed, with what the client needs to fix or retry it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {detail}")]
+pub struct ScimError {
+    pub status: StatusCode,
+    /// RFC 7644 §3.12 `scimType`, for 400 and 409.
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+impl ScimError {
+    fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+    /// 400 with a `scimType` such as `invalidValue` or `invalidFilter`.
+    pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
+    }
+    /// 401: no or wrong bearer token.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, None, "missing or invalid bearer token")
+    }
+    /// 404 for a resource or directory.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, None, detail)
+    }
+    /// 409 `uniqueness`.
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, Some("uniqueness"), detail)
+    }
+    /// 412: `If-Match` does not match the current version.
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PRECONDITION_FAILED, None, detail)
+    }
+    /// 413: the body is larger than the configured limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            format!("request body exceeds {limit} bytes"),
+        )
+    }
+    /// 429: too many requests in flight; retry later.
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            "server is at capacity; retry after the indicated delay",
+        )
+    }
+    /// 503: the Kubernetes API server cannot be reached or is not ready.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
+    }
+    /// 500, for bugs; the detail says nothing internal.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            body["scimType"] = t.into();
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}
+
+impl From<kube::Error> for ScimError {
+    /// API-server failures the handlers did not expect: unreachable or overloaded → 503, else 500.
+    fn from(err: kube::Error) -> Self {
+        match &err {
+            kube::Error::Api(status) if status.code == 429 || status.code >= 500 => {
+                tracing::warn!(code = status.code, reason = %status.reason, "API server refused a request");
+                ScimError::unavailable("the Kubernetes API server is overloaded or unavailable")
+            }
+            kube::Error::Api(status) => {
+                tracing::error!(code = status.code, reason = %status.reason, message = %status.message, "unexpected API error");
+                ScimError::internal()
+            }
+            other => {
+                tracing::warn!(error = %other, "API server unreachable");
+                ScimError::unavailable("the Kubernetes API server cannot be reached")
+            }
+        }
+    }
+}
+
+/// Result type of SCIM handlers.
+pub type ScimResult<T> = Result<T, ScimError>;

@@ -1,0 +1,370 @@
+//! `/Groups`: list, get, create, replace (PUT), patch, delete.
+//!
+//! Members live on the member Users (`spec.groups`), so a membership change writes only the users
+//! it concerns and a group of any size stays a small object. Group PATCH answers 204, as Entra expects.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::Value;
+
+use super::error::{ScimError, ScimResult};
+use super::filter::Filter;
+use super::list::{self, ListRequest, Selection};
+use super::patch;
+use super::resource::{Reference, etag, group_from_scim, group_to_scim};
+use super::schema::GROUP_RESOURCE;
+use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
+use super::store::Namespace;
+use super::write::{create_unique, is_conflict, set_membership, stamp};
+use crate::api::{Group, GroupSpec};
+
+const UPDATE_ATTEMPTS: usize = 10;
+
+fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
+    let members: Option<Vec<Reference<'_>>> = with_members.then(|| {
+        ns.members(&group.name_any())
+            .filter_map(|id| {
+                let user = ns.users.get(id)?;
+                Some(Reference {
+                    id,
+                    display: user.spec.display_name.as_deref().or(Some(&user.spec.user_name)),
+                })
+            })
+            .collect()
+    });
+    group_to_scim(group, base_url, members.as_deref())
+}
+
+fn conflict(display_name: &str) -> ScimError {
+    ScimError::uniqueness(format!("a group with displayName {display_name:?} already exists"))
+}
+
+/// Whether a filter needs `members` to be evaluated.
+fn mentions_members(filter: &Filter) -> bool {
+    match filter {
+        Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { attr: path, .. } => {
+            path.attr.eq_ignore_ascii_case("members")
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => mentions_members(a) || mentions_members(b),
+        Filter::Not(f) => mentions_members(f),
+    }
+}
+
+/// `GET /Groups`: indexed lookups for `displayName eq`, `externalId eq`, `id eq` and
+/// `members.value eq`; `excludedAttributes=members` never touches the members.
+pub async fn list(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Query(query): Query<list::Query>,
+) -> ScimResult<Response> {
+    let request = ListRequest::parse(&query, &GROUP_RESOURCE, state.config.max_results)?;
+    let with_members = request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members);
+    Ok(state.store.read(&auth.namespace, |ns| {
+        let candidates: Vec<&Group> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
+            Some(groups) => groups,
+            None => ns.groups.values().map(AsRef::as_ref).collect(),
+        };
+        request.respond(
+            candidates
+                .into_iter()
+                .map(|g| render(ns, g, &auth.base_url, with_members)),
+            &GROUP_RESOURCE,
+        )
+    }))
+}
+
+fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Group>> {
+    filter.conjuncts().into_iter().find_map(|c| {
+        let (path, value) = c.simple_eq()?;
+        if path
+            .schema
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(GROUP_RESOURCE.schema.id))
+        {
+            return None;
+        }
+        match (
+            path.attr.to_ascii_lowercase().as_str(),
+            path.sub_attr.as_deref().map(str::to_ascii_lowercase),
+        ) {
+            ("displayname", None) => Some(ns.group_by_name(value).map(AsRef::as_ref).into_iter().collect()),
+            ("externalid", None) => Some(ns.groups_by_external_id(value).map(AsRef::as_ref).collect()),
+            ("id", None) => Some(ns.groups.get(value).map(AsRef::as_ref).into_iter().collect()),
+            ("members", Some(sub)) if sub == "value" => Some(
+                ns.users
+                    .get(value)
+                    .map(|u| {
+                        u.spec
+                            .groups
+                            .iter()
+                            .filter_map(|g| ns.groups.get(g).map(AsRef::as_ref))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        }
+    })
+}
+
+async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<Group> {
+    if let Some(group) = state.store.read(namespace, |ns| ns.groups.get(id).cloned()) {
+        return Ok((*group).clone());
+    }
+    let found = Api::<Group>::namespaced(state.client.clone(), namespace)
+        .get_opt(id)
+        .await?;
+    let group = found
+        .filter(|g| g.metadata.deletion_timestamp.is_none())
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
+    state.store.record(group.clone());
+    Ok(group)
+}
+
+fn respond(state: &AppState, auth: &Authorized, group: &Group, status: StatusCode, selection: &Selection) -> Response {
+    let mut body = state.store.read(&auth.namespace, |ns| {
+        render(ns, group, &auth.base_url, selection.wants("members"))
+    });
+    selection.apply(&mut body, &GROUP_RESOURCE);
+    scim_response(status, &body, Some(&etag(group)))
+}
+
+/// `GET /Groups/{id}`
+pub async fn get(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<list::Query>,
+) -> ScimResult<Response> {
+    let group = find(&state, &auth.namespace, &params["id"]).await?;
+    Ok(respond(
+        &state,
+        &auth,
+        &group,
+        StatusCode::OK,
+        &Selection::parse(&query, &GROUP_RESOURCE),
+    ))
+}
+
+fn parse_body(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<String>>)> {
+    patch::normalize(&mut body, &GROUP_RESOURCE).map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
+    group_from_scim(body)
+}
+
+/// Refuses members that are not Users of this directory, before anything is written.
+fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeSet<String>) -> ScimResult<()> {
+    let missing = state.store.read(namespace, |ns| {
+        members.iter().find(|m| !ns.users.contains_key(*m)).cloned()
+    });
+    match missing {
+        Some(id) => Err(ScimError::bad_request(
+            "invalidValue",
+            format!("member {id:?} is not a User of this directory"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `POST /Groups` → 201, or 409 `uniqueness` when the displayName is taken.
+pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
+    let (spec, members) = parse_body(body)?;
+    let members: BTreeSet<String> = members.unwrap_or_default().into_iter().collect();
+    let display_name = spec.display_name.clone();
+    if state
+        .store
+        .read(&auth.namespace, |ns| ns.group_by_name(&display_name).is_some())
+    {
+        return Err(conflict(&display_name));
+    }
+    check_members_exist(&state, &auth.namespace, &members)?;
+    let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
+    let directory = auth.directory.name_any();
+    let make = |name: String| {
+        let mut group = Group::new(&name, spec.clone());
+        group.metadata.namespace = Some(auth.namespace.clone());
+        stamp(&mut group, &directory);
+        group
+    };
+    let same = |g: &Group| g.spec.display_name == display_name;
+    let created = create_unique(&api, "g", &display_name, make, same, || conflict(&display_name)).await?;
+    state.store.record(created.clone());
+    let members: Vec<String> = members.into_iter().collect();
+    set_membership(&state, &auth.namespace, &created.name_any(), &members, true).await?;
+    tracing::info!(namespace = %auth.namespace, id = %created.name_any(), members = members.len(), "group created");
+    Ok(respond(
+        &state,
+        &auth,
+        &created,
+        StatusCode::CREATED,
+        &Selection::default(),
+    ))
+}
+
+/// Applies a new spec and member set to a group: the group object only when its spec changed,
+/// and only the users whose membership changed.
+async fn update(
+    state: &AppState,
+    auth: &Authorized,
+    id: &str,
+    headers: &HeaderMap,
+    edit: impl Fn(&Group, Vec<String>) -> ScimResult<(GroupSpec, Option<Vec<String>>)>,
+) -> ScimResult<()> {
+    let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
+    for attempt in 0..UPDATE_ATTEMPTS {
+        let current = match attempt {
+            0 => find(state, &auth.namespace, id).await?,
+            _ => api
+                .get_opt(id)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?,
+        };
+        check_if_match(headers, &etag(&current))?;
+        let old_members: BTreeSet<String> = state
+            .store
+            .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+        let (spec, new_members) = edit(&current, old_members.iter().cloned().collect())?;
+        let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
+        if let Some(members) = &new_members {
+            let added: BTreeSet<String> = members.difference(&old_members).cloned().collect();
+            check_members_exist(state, &auth.namespace, &added)?;
+        }
+        if spec != current.spec {
+            if spec.display_name != current.spec.display_name
+                && state.store.read(&auth.namespace, |ns| {
+                    ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id)
+                })
+            {
+                return Err(conflict(&spec.display_name));
+            }
+            let mut next = current.clone();
+            next.spec = spec;
+            stamp(&mut next, &auth.directory.name_any());
+            match api.replace(id, &PostParams::default(), &next).await {
+                Ok(updated) => state.store.record(updated),
+                Err(e) if is_conflict(&e) && headers.contains_key(axum::http::header::IF_MATCH) => {
+                    return Err(ScimError::precondition_failed(
+                        "the group changed while this request was applied",
+                    ));
+                }
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(members) = new_members {
+            let added: Vec<String> = members.difference(&old_members).cloned().collect();
+            let removed: Vec<String> = old_members.difference(&members).cloned().collect();
+            set_membership(state, &auth.namespace, id, &added, true).await?;
+            set_membership(state, &auth.namespace, id, &removed, false).await?;
+        }
+        tracing::info!(namespace = %auth.namespace, %id, "group updated");
+        return Ok(());
+    }
+    Err(ScimError::unavailable(
+        "too many concurrent updates of this group; retry",
+    ))
+}
+
+/// `PUT /Groups/{id}`: replaces displayName, externalId and the member list.
+pub async fn replace(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ScimResult<Response> {
+    let (spec, members) = parse_body(body)?;
+    let id = &params["id"];
+    update(&state, &auth, id, &headers, |_, _| {
+        Ok((spec.clone(), Some(members.clone().unwrap_or_default())))
+    })
+    .await?;
+    let group = find(&state, &auth.namespace, id).await?;
+    Ok(respond(&state, &auth, &group, StatusCode::OK, &Selection::default()))
+}
+
+/// Whether a PATCH body can touch `members` (so the member list must be materialised).
+fn patch_touches_members(body: &Value) -> bool {
+    let ops = body
+        .get("Operations")
+        .or_else(|| body.get("operations"))
+        .and_then(Value::as_array);
+    ops.into_iter().flatten().any(|op| {
+        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+        let path_less_members = op
+            .get("value")
+            .and_then(Value::as_object)
+            .is_some_and(|v| v.keys().any(|k| k.eq_ignore_ascii_case("members")));
+        path.trim_start()
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("members"))
+            || (path.is_empty() && path_less_members)
+    })
+}
+
+/// `PATCH /Groups/{id}` → 204.
+pub async fn patch(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ScimResult<StatusCode> {
+    let touches_members = patch_touches_members(&body);
+    update(&state, &auth, &params["id"], &headers, |current, members| {
+        let refs: Vec<Reference<'_>> = members.iter().map(|id| Reference { id, display: None }).collect();
+        let scim = group_to_scim(current, &auth.base_url, touches_members.then_some(refs.as_slice()));
+        let patched = patch::apply_patch(&scim, &GROUP_RESOURCE, &body)
+            .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
+        let (spec, new_members) = group_from_scim(patched)?;
+        Ok((
+            spec,
+            if touches_members {
+                Some(new_members.unwrap_or_default())
+            } else {
+                None
+            },
+        ))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /Groups/{id}` → 204. Memberships are removed first, so that a group later created with
+/// the same displayName (and so the same id) never inherits stale members.
+pub async fn delete(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ScimResult<StatusCode> {
+    let id = &params["id"];
+    let current = find(&state, &auth.namespace, id).await?;
+    check_if_match(&headers, &etag(&current))?;
+    let members: Vec<String> = state
+        .store
+        .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+    set_membership(&state, &auth.namespace, id, &members, false).await?;
+    let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
+    let version = match api.delete(id, &DeleteParams::default()).await {
+        Ok(deleted) => deleted
+            .left()
+            .and_then(|g| g.resource_version())
+            .and_then(|v| v.parse().ok()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => {
+            return Err(ScimError::not_found(format!("Group {id} not found")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.store.forget::<Group>(
+        &auth.namespace,
+        id,
+        version.or_else(|| current.resource_version()?.parse().ok()),
+    );
+    tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,217 @@
+//! Query parameters of list and get requests (RFC 7644 §3.4.2), and ListResponse bodies.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ScimError, ScimResult};
+use super::filter::{AttrPath, Filter, parse_filter};
+use super::resource::{Projection, project};
+use super::schema::ResourceType;
+use super::server::scim_response;
+
+/// The ListResponse schema URN.
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// Raw query parameters; numbers are parsed by hand so that bad ones get SCIM errors.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Query {
+    filter: Option<String>,
+    start_index: Option<String>,
+    count: Option<String>,
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+}
+
+/// A validated list request.
+pub struct ListRequest {
+    pub filter: Option<Filter>,
+    /// 1-based index of the first result.
+    pub start_index: usize,
+    pub count: usize,
+    pub projection: Selection,
+    sort_by: Option<AttrPath>,
+    descending: bool,
+}
+
+/// `attributes` / `excludedAttributes`.
+#[derive(Default)]
+pub struct Selection {
+    pub attributes: Vec<Projection>,
+    pub excluded: Vec<Projection>,
+    /// The raw lists, to ask whether an attribute is wanted at all.
+    attributes_raw: Vec<String>,
+    excluded_raw: Vec<String>,
+}
+
+impl Selection {
+    /// Parses the two parameters of a get or list request.
+    pub fn parse(query: &Query, rt: &ResourceType) -> Self {
+        let raw = |s: &Option<String>| -> Vec<String> {
+            s.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(|p| p.trim().to_ascii_lowercase())
+                .filter(|p| !p.is_empty())
+                .collect()
+        };
+        Selection {
+            attributes: Projection::parse_list(query.attributes.as_deref().unwrap_or(""), rt),
+            excluded: Projection::parse_list(query.excluded_attributes.as_deref().unwrap_or(""), rt),
+            attributes_raw: raw(&query.attributes),
+            excluded_raw: raw(&query.excluded_attributes),
+        }
+    }
+
+    /// Whether the top-level attribute `name` (lowercase) will be returned, so that costly ones
+    /// (a group's `members`) are only computed when wanted.
+    pub fn wants(&self, name: &str) -> bool {
+        let names = |list: &[String]| {
+            list.iter()
+                .any(|p| p == name || p.starts_with(&format!("{name}.")) || p.ends_with(&format!(":{name}")))
+        };
+        !self
+            .excluded_raw
+            .iter()
+            .any(|p| p == name || p.ends_with(&format!(":{name}")))
+            && (self.attributes_raw.is_empty() || names(&self.attributes_raw))
+    }
+
+    /// Applies the selection to one resource.
+    pub fn apply(&self, resource: &mut Value, rt: &ResourceType) {
+        project(resource, rt, &self.attributes, &self.excluded);
+    }
+}
+
+fn parse_number(name: &str, value: &Option<String>) -> ScimResult<Option<i64>> {
+    value
+        .as_deref()
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::bad_request("invalidValue", format!("{name} must be an integer, got {v:?}")))
+        })
+        .transpose()
+}
+
+impl ListRequest {
+    /// Validates the query against the resource type; `max_results` caps `count`.
+    pub fn parse(query: &Query, rt: &ResourceType, max_results: usize) -> ScimResult<Self> {
+        let filter = match query.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(text) => {
+                let filter = parse_filter(text).map_err(|e| ScimError::bad_request("invalidFilter", e.to_string()))?;
+                filter
+                    .validate(rt)
+                    .map_err(|e| ScimError::bad_request("invalidFilter", e.to_string()))?;
+                Some(filter)
+            }
+            None => None,
+        };
+        // RFC 7644 §3.4.2.4: startIndex < 1 is treated as 1; a negative count as 0.
+        let start_index = parse_number("startIndex", &query.start_index)?.unwrap_or(1).max(1) as usize;
+        let count = parse_number("count", &query.count)?.map_or(max_results, |c| (c.max(0) as usize).min(max_results));
+        let sort_by = match query.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(path) => {
+                let parsed = super::filter::parse_patch_path(path)
+                    .ok()
+                    .filter(|p| p.value_filter.is_none())
+                    .map(|p| p.attr)
+                    .filter(|p| rt.resolve(p).is_some())
+                    .ok_or_else(|| {
+                        ScimError::bad_request("invalidValue", format!("cannot sort by {path:?}: unknown attribute"))
+                    })?;
+                Some(parsed)
+            }
+            None => None,
+        };
+        let descending = match query.sort_order.as_deref() {
+            None => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(ScimError::bad_request(
+                    "invalidValue",
+                    format!("sortOrder must be ascending or descending, got {o:?}"),
+                ));
+            }
+        };
+        Ok(ListRequest {
+            filter,
+            start_index,
+            count,
+            projection: Selection::parse(query, rt),
+            sort_by,
+            descending,
+        })
+    }
+
+    /// Filters, sorts, pages and projects `candidates`, answering a ListResponse.
+    pub fn respond(&self, candidates: impl Iterator<Item = Value>, rt: &ResourceType) -> Response {
+        let mut matched: Vec<Value> = candidates
+            .filter(|r| self.filter.as_ref().is_none_or(|f| f.matches(r, rt)))
+            .collect();
+        if let Some(path) = &self.sort_by {
+            let key = |r: &Value| sort_key(r, path);
+            matched.sort_by_cached_key(key);
+            if self.descending {
+                matched.reverse();
+            }
+        }
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(self.start_index - 1)
+            .take(self.count)
+            .map(|mut r| {
+                self.projection.apply(&mut r, rt);
+                r
+            })
+            .collect();
+        let body = json!({
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": self.start_index,
+            "itemsPerPage": page.len(),
+            "Resources": page,
+        });
+        scim_response(StatusCode::OK, &body, None)
+    }
+}
+
+/// The value to sort a resource by: missing values sort last (RFC 7644 §3.4.2.3), strings
+/// case-insensitively, multi-valued attributes by their primary (else first) value.
+fn sort_key(resource: &Value, path: &AttrPath) -> (bool, String) {
+    let get = |v: &Value, key: &str| -> Option<Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
+    };
+    let mut value = match &path.schema {
+        Some(urn) if resource.get(urn.as_str()).is_some() => {
+            resource.get(urn.as_str()).and_then(|e| get(e, &path.attr))
+        }
+        _ => get(resource, &path.attr),
+    };
+    if let Some(Value::Array(items)) = &value {
+        value = items
+            .iter()
+            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+            .or(items.first())
+            .cloned();
+    }
+    if let Some(sub) = &path.sub_attr {
+        value = value.and_then(|v| get(&v, sub));
+    } else if let Some(Value::Object(_)) = &value {
+        value = value.and_then(|v| get(&v, "value"));
+    }
+    match value {
+        None | Some(Value::Null) => (true, String::new()),
+        Some(Value::String(s)) => (false, s.to_lowercase()),
+        Some(other) => (false, other.to_string()),
+    }
+}

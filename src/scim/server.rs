@@ -1,0 +1,193 @@
+//! The HTTP surface: router, shared state, authentication of each request, SCIM JSON in and out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+
+use super::auth::Authenticator;
+use super::error::{SCIM_JSON, ScimError, ScimResult};
+use super::store::Store;
+use super::{discovery, groups, users};
+use crate::api::Directory;
+
+/// Settings of the SCIM endpoint.
+#[derive(Clone, Debug)]
+pub struct ScimConfig {
+    /// Largest accepted request body, in bytes (larger → 413).
+    pub max_body_bytes: usize,
+    /// Largest page of a list response, advertised as `filter.maxResults`.
+    pub max_results: usize,
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        ScimConfig {
+            max_body_bytes: 1024 * 1024,
+            max_results: 1000,
+        }
+    }
+}
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub client: Client,
+    pub store: Store,
+    pub auth: Arc<Authenticator>,
+    pub config: ScimConfig,
+}
+
+/// Builds the SCIM router: `/scim/v2/{namespace}/{directory}/…`.
+pub fn router(state: AppState) -> Router {
+    let base = "/scim/v2/{namespace}/{directory}";
+    Router::new()
+        .route(&format!("{base}/Users"), get(users::list).post(users::create))
+        .route(
+            &format!("{base}/Users/{{id}}"),
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route(&format!("{base}/Groups"), get(groups::list).post(groups::create))
+        .route(
+            &format!("{base}/Groups/{{id}}"),
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
+        .route(
+            &format!("{base}/ServiceProviderConfig"),
+            get(discovery::service_provider_config),
+        )
+        .route(&format!("{base}/ResourceTypes"), get(discovery::resource_types))
+        .route(&format!("{base}/ResourceTypes/{{name}}"), get(discovery::resource_type))
+        .route(&format!("{base}/Schemas"), get(discovery::schemas))
+        .route(&format!("{base}/Schemas/{{id}}"), get(discovery::schema))
+        .fallback(|| async { ScimError::not_found("no such SCIM endpoint") })
+        .with_state(state)
+}
+
+/// An authenticated request to one directory's endpoint.
+pub struct Authorized {
+    pub namespace: String,
+    pub directory: Arc<Directory>,
+    /// `/scim/v2/{namespace}/{directory}`, the prefix of `meta.location`.
+    pub base_url: String,
+}
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ScimResult<Self> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ScimError::not_found("no such SCIM endpoint"))?;
+        let (namespace, name) = (&params["namespace"], &params["directory"]);
+        if !state.store.is_ready() {
+            return Err(ScimError::unavailable("the server is still loading its cache"));
+        }
+        // The oldest Directory of a namespace is the active one; a token of another directory never
+        // reaches this one's data, because the lookup is by the URL's namespace and name.
+        let directories = state.store.directories(namespace);
+        let directory = directories
+            .iter()
+            .find(|d| d.name_any() == *name)
+            .cloned()
+            // 401 rather than 404: an unauthenticated client learns nothing about which directories exist.
+            .ok_or_else(ScimError::unauthorized)?;
+        let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        state.auth.check(&directory, authorization).await?;
+        if let Some(active) = directories.first()
+            && active.name_any() != *name
+        {
+            return Err(ScimError::not_found(format!(
+                "directory {namespace}/{name} is not active: namespace {namespace} already has directory {}",
+                active.name_any()
+            )));
+        }
+        Ok(Authorized {
+            namespace: namespace.clone(),
+            directory,
+            base_url: format!("/scim/v2/{namespace}/{name}"),
+        })
+    }
+}
+
+/// A JSON request body, bounded by `max_body_bytes`, with SCIM errors for bad input.
+pub struct ScimJson(pub Value);
+
+impl FromRequest<AppState> for ScimJson {
+    type Rejection = ScimError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> ScimResult<Self> {
+        let limit = state.config.max_body_bytes;
+        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ScimError::too_large(limit))?;
+        if bytes.is_empty() {
+            return Err(ScimError::bad_request("invalidSyntax", "the request body is empty"));
+        }
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ScimError::bad_request(
+                "invalidSyntax",
+                "the body must be a JSON object",
+            ));
+        }
+        Ok(ScimJson(value))
+    }
+}
+
+/// A SCIM resource response with `Content-Type: application/scim+json` and, when given, an `ETag`.
+pub fn scim_response(status: StatusCode, body: &Value, etag: Option<&str>) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Fails with 412 when `If-Match` is present and names none of the current version's ETags.
+pub fn check_if_match(headers: &HeaderMap, current_etag: &str) -> ScimResult<()> {
+    let Some(value) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let strip = |e: &str| e.trim().trim_start_matches("W/").trim_matches('"').to_string();
+    let current = strip(current_etag);
+    if value.split(',').any(|e| e.trim() == "*" || strip(e) == current) {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(format!(
+            "If-Match does not match the current version {current_etag}"
+        )))
+    }
+}
+
+/// Health: the process is alive.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the cache has synced, so SCIM reads are complete.
+pub async fn readyz(State(store): State<Store>) -> Response {
+    if store.is_ready() {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "cache not synced").into_response()
+    }
+}

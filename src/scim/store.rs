@@ -1,0 +1,465 @@
+//! The SCIM read path: an in-memory cache of Users, Groups and Directories fed by watches, with the
+//! indexes SCIM lookups need (userName, externalId, displayName, group members).
+//!
+//! Handlers read only from here, never list the API server per request. After a successful write
+//! a handler records the returned object too, so a GET right after a write sees it even before
+//! the watch event arrives; resourceVersions keep a late watch event from rolling it back.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use futures::{StreamExt, TryStreamExt};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::watch;
+
+use crate::api::{Directory, Group, User};
+
+/// Users and Groups of one namespace (one directory), with their indexes.
+#[derive(Default)]
+pub struct Namespace {
+    /// By id; a BTreeMap so that listings come in a stable order.
+    pub users: BTreeMap<String, Arc<User>>,
+    pub groups: BTreeMap<String, Arc<Group>>,
+    user_by_name: HashMap<String, String>,
+    user_by_external_id: HashMap<String, BTreeSet<String>>,
+    group_by_name: HashMap<String, String>,
+    group_by_external_id: HashMap<String, BTreeSet<String>>,
+    members: HashMap<String, BTreeSet<String>>,
+}
+
+impl Namespace {
+    /// The user whose userName equals `user_name`, compared case-insensitively.
+    pub fn user_by_name(&self, user_name: &str) -> Option<&Arc<User>> {
+        self.users.get(self.user_by_name.get(&user_name.to_lowercase())?)
+    }
+
+    /// Users whose externalId is exactly `external_id`.
+    pub fn users_by_external_id(&self, external_id: &str) -> impl Iterator<Item = &Arc<User>> {
+        self.user_by_external_id
+            .get(external_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.users.get(id))
+    }
+
+    /// The group whose displayName is exactly `display_name`.
+    pub fn group_by_name(&self, display_name: &str) -> Option<&Arc<Group>> {
+        self.groups.get(self.group_by_name.get(display_name)?)
+    }
+
+    /// Groups whose externalId is exactly `external_id`.
+    pub fn groups_by_external_id(&self, external_id: &str) -> impl Iterator<Item = &Arc<Group>> {
+        self.group_by_external_id
+            .get(external_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.groups.get(id))
+    }
+
+    /// Ids of the members of a group, sorted.
+    pub fn members(&self, group_id: &str) -> impl Iterator<Item = &String> {
+        self.members.get(group_id).into_iter().flatten()
+    }
+
+    /// Number of members of a group.
+    pub fn member_count(&self, group_id: &str) -> usize {
+        self.members.get(group_id).map_or(0, BTreeSet::len)
+    }
+
+    fn insert_user(&mut self, user: Arc<User>) {
+        let id = user.name_any();
+        self.remove_user(&id);
+        self.user_by_name.insert(user.spec.user_name.to_lowercase(), id.clone());
+        if let Some(ext) = &user.spec.external_id {
+            self.user_by_external_id
+                .entry(ext.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        for group in &user.spec.groups {
+            self.members.entry(group.clone()).or_default().insert(id.clone());
+        }
+        self.users.insert(id, user);
+    }
+
+    fn remove_user(&mut self, id: &str) -> Option<Arc<User>> {
+        let user = self.users.remove(id)?;
+        let key = user.spec.user_name.to_lowercase();
+        if self.user_by_name.get(&key).is_some_and(|v| v == id) {
+            self.user_by_name.remove(&key);
+        }
+        if let Some(ext) = &user.spec.external_id {
+            remove_from_set(&mut self.user_by_external_id, ext, id);
+        }
+        for group in &user.spec.groups {
+            remove_from_set(&mut self.members, group, id);
+        }
+        Some(user)
+    }
+
+    fn insert_group(&mut self, group: Arc<Group>) {
+        let id = group.name_any();
+        self.remove_group(&id);
+        self.group_by_name.insert(group.spec.display_name.clone(), id.clone());
+        if let Some(ext) = &group.spec.external_id {
+            self.group_by_external_id
+                .entry(ext.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.groups.insert(id, group);
+    }
+
+    fn remove_group(&mut self, id: &str) -> Option<Arc<Group>> {
+        let group = self.groups.remove(id)?;
+        if self
+            .group_by_name
+            .get(&group.spec.display_name)
+            .is_some_and(|v| v == id)
+        {
+            self.group_by_name.remove(&group.spec.display_name);
+        }
+        if let Some(ext) = &group.spec.external_id {
+            remove_from_set(&mut self.group_by_external_id, ext, id);
+        }
+        Some(group)
+    }
+}
+
+fn remove_from_set(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
+    if let Some(set) = index.get_mut(key) {
+        set.remove(id);
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+/// What the cache holds, per kind, for the typed upsert/remove operations.
+pub(crate) trait Cached:
+    Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug
+{
+    fn upsert(state: &mut State, obj: Arc<Self>);
+    fn remove(state: &mut State, namespace: &str, name: &str);
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>>;
+    fn clear(state: &mut State);
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    namespaces: HashMap<String, Namespace>,
+    directories: BTreeMap<(String, String), Arc<Directory>>,
+    /// resourceVersions of objects this process deleted, so a late watch event cannot revive them.
+    tombstones: HashMap<(String, String, String), u64>,
+}
+
+impl Cached for User {
+    fn upsert(state: &mut State, obj: Arc<Self>) {
+        state
+            .namespaces
+            .entry(obj.namespace().unwrap_or_default())
+            .or_default()
+            .insert_user(obj);
+    }
+    fn remove(state: &mut State, namespace: &str, name: &str) {
+        if let Some(ns) = state.namespaces.get_mut(namespace) {
+            ns.remove_user(name);
+        }
+    }
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>> {
+        state.namespaces.get(namespace)?.users.get(name)
+    }
+    fn clear(state: &mut State) {
+        for ns in state.namespaces.values_mut() {
+            let ids: Vec<String> = ns.users.keys().cloned().collect();
+            ids.iter().for_each(|id| drop(ns.remove_user(id)));
+        }
+    }
+}
+
+impl Cached for Group {
+    fn upsert(state: &mut State, obj: Arc<Self>) {
+        state
+            .namespaces
+            .entry(obj.namespace().unwrap_or_default())
+            .or_default()
+            .insert_group(obj);
+    }
+    fn remove(state: &mut State, namespace: &str, name: &str) {
+        if let Some(ns) = state.namespaces.get_mut(namespace) {
+            ns.remove_group(name);
+        }
+    }
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>> {
+        state.namespaces.get(namespace)?.groups.get(name)
+    }
+    fn clear(state: &mut State) {
+        for ns in state.namespaces.values_mut() {
+            let ids: Vec<String> = ns.groups.keys().cloned().collect();
+            ids.iter().for_each(|id| drop(ns.remove_group(id)));
+        }
+    }
+}
+
+impl Cached for Directory {
+    fn upsert(state: &mut State, obj: Arc<Self>) {
+        state
+            .directories
+            .insert((obj.namespace().unwrap_or_default(), obj.name_any()), obj);
+    }
+    fn remove(state: &mut State, namespace: &str, name: &str) {
+        state.directories.remove(&(namespace.to_string(), name.to_string()));
+    }
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>> {
+        state.directories.get(&(namespace.to_string(), name.to_string()))
+    }
+    fn clear(state: &mut State) {
+        state.directories.clear();
+    }
+}
+
+fn version(obj: &impl ResourceExt) -> Option<u64> {
+    obj.resource_version()?.parse().ok()
+}
+
+/// The shared cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    state: Arc<RwLock<State>>,
+    synced: watch::Sender<u8>,
+}
+
+/// Number of watched kinds; the store is ready when each has listed once.
+const KINDS: u8 = 3;
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            state: Default::default(),
+            synced: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Store {
+    /// Runs `f` with the namespace's users and groups (an empty namespace when there are none).
+    pub fn read<R>(&self, namespace: &str, f: impl FnOnce(&Namespace) -> R) -> R {
+        let state = self.state.read().expect("store lock");
+        match state.namespaces.get(namespace) {
+            Some(ns) => f(ns),
+            None => f(&Namespace::default()),
+        }
+    }
+
+    /// The Directories of a namespace, oldest first (the oldest one is the active one).
+    pub fn directories(&self, namespace: &str) -> Vec<Arc<Directory>> {
+        let state = self.state.read().expect("store lock");
+        let mut dirs: Vec<Arc<Directory>> = state
+            .directories
+            .iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .map(|(_, d)| d.clone())
+            .collect();
+        dirs.sort_by(|a, b| {
+            (a.metadata.creation_timestamp.as_ref().map(|t| t.0), a.name_any())
+                .cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), b.name_any()))
+        });
+        dirs
+    }
+
+    /// Records an object this process just wrote, unless the cache already has a newer version.
+    pub(crate) fn record<K: Cached>(&self, mut obj: K) {
+        obj.managed_fields_mut().clear();
+        self.apply(Arc::new(obj));
+    }
+
+    /// Forgets an object this process just deleted; `version` is its last known resourceVersion.
+    pub(crate) fn forget<K: Cached>(&self, namespace: &str, name: &str, version: Option<u64>) {
+        let mut state = self.state.write().expect("store lock");
+        K::remove(&mut state, namespace, name);
+        if let Some(v) = version {
+            state
+                .tombstones
+                .insert((K::kind(&()).to_string(), namespace.into(), name.into()), v);
+        }
+    }
+
+    fn apply<K: Cached>(&self, obj: Arc<K>) {
+        let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        let mut state = self.state.write().expect("store lock");
+        let new = version(obj.as_ref());
+        let key = (K::kind(&()).to_string(), ns.clone(), name.clone());
+        if let (Some(dead), Some(new)) = (state.tombstones.get(&key), new) {
+            if new <= *dead {
+                return;
+            }
+            state.tombstones.remove(&key);
+        }
+        if let (Some(old), Some(new)) = (K::current(&state, &ns, &name).and_then(|o| version(o.as_ref())), new)
+            && old > new
+        {
+            return;
+        }
+        K::upsert(&mut state, obj);
+    }
+
+    fn delete<K: Cached>(&self, obj: &K) {
+        let mut state = self.state.write().expect("store lock");
+        K::remove(&mut state, &obj.namespace().unwrap_or_default(), &obj.name_any());
+    }
+
+    fn replace_all<K: Cached>(&self, objects: Vec<K>) {
+        let mut state = self.state.write().expect("store lock");
+        K::clear(&mut state);
+        state.tombstones.retain(|(kind, _, _), _| kind != K::kind(&()).as_ref());
+        for obj in objects {
+            K::upsert(&mut state, Arc::new(obj));
+        }
+    }
+
+    /// Whether every kind has been listed at least once.
+    pub fn is_ready(&self) -> bool {
+        *self.synced.borrow() >= KINDS
+    }
+
+    /// Waits until every kind has been listed once.
+    pub async fn wait_ready(&self) {
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|n| *n >= KINDS).await;
+    }
+
+    /// Watches Users, Groups and Directories in all namespaces and keeps the cache current.
+    /// Runs until the process stops; watch errors are retried with backoff.
+    pub async fn run(self, client: Client) {
+        tokio::join!(
+            self.clone().watch(Api::<User>::all(client.clone())),
+            self.clone().watch(Api::<Group>::all(client.clone())),
+            self.clone().watch(Api::<Directory>::all(client)),
+        );
+    }
+
+    async fn watch<K: Cached>(self, api: Api<K>) {
+        let mut initial = Vec::new();
+        let mut listed = false;
+        // managedFields are the largest part of most objects and nothing here reads them.
+        let mut events = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(|obj| obj.managed_fields_mut().clear())
+            .boxed();
+        loop {
+            match events.try_next().await {
+                Ok(Some(Event::Apply(obj))) => self.apply(Arc::new(obj)),
+                Ok(Some(Event::Delete(obj))) => self.delete(&obj),
+                Ok(Some(Event::Init)) => initial.clear(),
+                Ok(Some(Event::InitApply(obj))) => initial.push(obj),
+                Ok(Some(Event::InitDone)) => {
+                    self.replace_all(std::mem::take(&mut initial));
+                    if !listed {
+                        listed = true;
+                        self.synced.send_modify(|n| *n += 1);
+                    }
+                }
+                Ok(None) => return,
+                Err(err) => tracing::warn!(kind = %K::kind(&()), error = %err, "watch failed; retrying"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{GroupSpec, UserSpec};
+
+    fn user(name: &str, rv: u64, user_name: &str, groups: &[&str]) -> User {
+        let mut u = User::new(
+            name,
+            UserSpec {
+                user_name: user_name.into(),
+                external_id: Some(format!("ext-{name}")),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                ..Default::default()
+            },
+        );
+        u.metadata.namespace = Some("ns".into());
+        u.metadata.resource_version = Some(rv.to_string());
+        u
+    }
+
+    fn group(name: &str, rv: u64, display: &str) -> Group {
+        let mut g = Group::new(
+            name,
+            GroupSpec {
+                display_name: display.into(),
+                external_id: None,
+            },
+        );
+        g.metadata.namespace = Some("ns".into());
+        g.metadata.resource_version = Some(rv.to_string());
+        g
+    }
+
+    #[test]
+    fn indexes_follow_upserts_and_removals() {
+        let store = Store::default();
+        store.record(user("u1", 1, "Alice@X.io", &["g1"]));
+        store.record(user("u2", 2, "bob@x.io", &["g1", "g2"]));
+        store.record(group("g1", 3, "ws-Sales-role-admin"));
+        store.read("ns", |ns| {
+            assert_eq!(ns.user_by_name("alice@x.io").map(|u| u.name_any()), Some("u1".into()));
+            assert_eq!(ns.users_by_external_id("ext-u2").count(), 1);
+            assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u1", "u2"]);
+            assert_eq!(ns.member_count("g2"), 1);
+            assert!(ns.group_by_name("ws-Sales-role-admin").is_some());
+            assert!(
+                ns.group_by_name("ws-sales-role-admin").is_none(),
+                "group displayName is case-exact"
+            );
+        });
+        // A rename and a membership change move the index entries.
+        store.record(user("u1", 4, "alice2@x.io", &[]));
+        store.read("ns", |ns| {
+            assert!(ns.user_by_name("alice@x.io").is_none());
+            assert!(ns.user_by_name("ALICE2@x.io").is_some());
+            assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u2"]);
+        });
+    }
+
+    #[test]
+    fn older_versions_never_replace_newer_ones() {
+        let store = Store::default();
+        store.record(user("u1", 10, "new@x.io", &[]));
+        store.apply(Arc::new(user("u1", 9, "old@x.io", &[])));
+        store.read("ns", |ns| assert_eq!(ns.users["u1"].spec.user_name, "new@x.io"));
+    }
+
+    #[test]
+    fn deleted_objects_are_not_revived_by_late_events() {
+        let store = Store::default();
+        store.record(user("u1", 5, "gone@x.io", &["g1"]));
+        store.forget::<User>("ns", "u1", Some(6));
+        store.apply(Arc::new(user("u1", 6, "gone@x.io", &["g1"])));
+        store.read("ns", |ns| {
+            assert!(ns.users.is_empty());
+            assert_eq!(ns.member_count("g1"), 0);
+        });
+        // Recreated later (a higher version): visible again.
+        store.apply(Arc::new(user("u1", 7, "gone@x.io", &[])));
+        store.read("ns", |ns| assert!(ns.users.contains_key("u1")));
+    }
+
+    #[test]
+    fn a_relist_replaces_the_kind_wholesale() {
+        let store = Store::default();
+        store.record(user("u1", 1, "a@x.io", &[]));
+        store.record(group("g1", 2, "G"));
+        store.replace_all(vec![user("u2", 3, "b@x.io", &[])]);
+        store.read("ns", |ns| {
+            assert_eq!(ns.users.keys().cloned().collect::<Vec<_>>(), ["u2"]);
+            assert!(ns.user_by_name("a@x.io").is_none());
+            assert_eq!(ns.groups.len(), 1, "other kinds are untouched");
+        });
+    }
+}

@@ -1,0 +1,269 @@
+//! `/Users`: list, get, create, replace (PUT), patch, delete.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::Value;
+
+use super::error::{ScimError, ScimResult};
+use super::filter::Filter;
+use super::list::{self, ListRequest, Selection};
+use super::patch;
+use super::resource::{Reference, etag, user_from_scim, user_to_scim};
+use super::schema::USER_RESOURCE;
+use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
+use super::store::Namespace;
+use super::write::{create_unique, is_conflict, stamp};
+use crate::api::{User, UserSpec};
+
+const UPDATE_ATTEMPTS: usize = 10;
+
+fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
+    let groups: Vec<Reference<'_>> = user
+        .spec
+        .groups
+        .iter()
+        .filter_map(|id| {
+            ns.groups.get(id).map(|g| Reference {
+                id,
+                display: Some(&g.spec.display_name),
+            })
+        })
+        .collect();
+    user_to_scim(user, base_url, &groups)
+}
+
+fn conflict(user_name: &str) -> ScimError {
+    ScimError::uniqueness(format!("a user with userName {user_name:?} already exists"))
+}
+
+/// `GET /Users`: indexed lookups for `userName eq`, `externalId eq` and `id eq`; a scan otherwise.
+pub async fn list(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Query(query): Query<list::Query>,
+) -> ScimResult<Response> {
+    let request = ListRequest::parse(&query, &USER_RESOURCE, state.config.max_results)?;
+    Ok(state.store.read(&auth.namespace, |ns| {
+        let candidates: Vec<&User> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
+            Some(users) => users,
+            None => ns.users.values().map(AsRef::as_ref).collect(),
+        };
+        request.respond(
+            candidates.into_iter().map(|u| render(ns, u, &auth.base_url)),
+            &USER_RESOURCE,
+        )
+    }))
+}
+
+/// Candidates from an index when some top-level conjunct is `userName|externalId|id eq "…"`.
+fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a User>> {
+    filter.conjuncts().into_iter().find_map(|c| {
+        let (path, value) = c.simple_eq()?;
+        if path.sub_attr.is_some()
+            || path
+                .schema
+                .as_deref()
+                .is_some_and(|s| !s.eq_ignore_ascii_case(USER_RESOURCE.schema.id))
+        {
+            return None;
+        }
+        match path.attr.to_ascii_lowercase().as_str() {
+            "username" => Some(ns.user_by_name(value).map(AsRef::as_ref).into_iter().collect()),
+            "externalid" => Some(ns.users_by_external_id(value).map(AsRef::as_ref).collect()),
+            "id" => Some(ns.users.get(value).map(AsRef::as_ref).into_iter().collect()),
+            _ => None,
+        }
+    })
+}
+
+/// The user from the cache, or from the API server when this replica has not seen it yet.
+async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<User> {
+    if let Some(user) = state.store.read(namespace, |ns| ns.users.get(id).cloned()) {
+        return Ok((*user).clone());
+    }
+    let found = Api::<User>::namespaced(state.client.clone(), namespace)
+        .get_opt(id)
+        .await?;
+    let user = found.ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
+    state.store.record(user.clone());
+    Ok(user)
+}
+
+fn respond(
+    state: &AppState,
+    auth: &Authorized,
+    user: &User,
+    status: StatusCode,
+    selection: Option<&Selection>,
+) -> Response {
+    let mut body = state.store.read(&auth.namespace, |ns| render(ns, user, &auth.base_url));
+    if let Some(selection) = selection {
+        selection.apply(&mut body, &USER_RESOURCE);
+    }
+    scim_response(status, &body, Some(&etag(user)))
+}
+
+/// `GET /Users/{id}`
+pub async fn get(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(query): Query<list::Query>,
+) -> ScimResult<Response> {
+    let user = find(&state, &auth.namespace, &params["id"]).await?;
+    let selection = Selection::parse(&query, &USER_RESOURCE);
+    Ok(respond(&state, &auth, &user, StatusCode::OK, Some(&selection)))
+}
+
+fn parse_body(mut body: Value) -> ScimResult<UserSpec> {
+    patch::normalize(&mut body, &USER_RESOURCE).map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
+    user_from_scim(body)
+}
+
+/// `POST /Users` → 201, or 409 `uniqueness` when the userName (case-insensitive) is taken.
+pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
+    let spec = parse_body(body)?;
+    let user_name = spec.user_name.clone();
+    if state
+        .store
+        .read(&auth.namespace, |ns| ns.user_by_name(&user_name).is_some())
+    {
+        return Err(conflict(&user_name));
+    }
+    let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
+    let directory = auth.directory.name_any();
+    let make = |name: String| {
+        let mut user = User::new(&name, spec.clone());
+        user.metadata.namespace = Some(auth.namespace.clone());
+        stamp(&mut user, &directory);
+        user
+    };
+    let same = |u: &User| u.spec.user_name.eq_ignore_ascii_case(&user_name);
+    let created = create_unique(&api, "u", &user_name.to_lowercase(), make, same, || {
+        conflict(&user_name)
+    })
+    .await?;
+    state.store.record(created.clone());
+    tracing::info!(namespace = %auth.namespace, id = %created.name_any(), "user created");
+    Ok(respond(&state, &auth, &created, StatusCode::CREATED, None))
+}
+
+/// Rewrites a user's spec with `edit`, retrying when another writer got there first.
+/// Membership (`spec.groups`) is kept: it is changed only through /Groups.
+async fn update(
+    state: &AppState,
+    auth: &Authorized,
+    id: &str,
+    headers: &HeaderMap,
+    edit: impl Fn(&User) -> ScimResult<UserSpec>,
+) -> ScimResult<User> {
+    let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
+    for attempt in 0..UPDATE_ATTEMPTS {
+        let current = match attempt {
+            0 => find(state, &auth.namespace, id).await?,
+            _ => api
+                .get_opt(id)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?,
+        };
+        check_if_match(headers, &etag(&current))?;
+        let mut spec = edit(&current)?;
+        spec.groups = current.spec.groups.clone();
+        if spec == current.spec {
+            return Ok(current);
+        }
+        if !spec.user_name.eq_ignore_ascii_case(&current.spec.user_name)
+            && state.store.read(&auth.namespace, |ns| {
+                ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id)
+            })
+        {
+            return Err(conflict(&spec.user_name));
+        }
+        let mut next = current.clone();
+        next.spec = spec;
+        stamp(&mut next, &auth.directory.name_any());
+        match api.replace(id, &PostParams::default(), &next).await {
+            Ok(updated) => {
+                state.store.record(updated.clone());
+                tracing::info!(namespace = %auth.namespace, %id, "user updated");
+                return Ok(updated);
+            }
+            Err(e) if is_conflict(&e) && headers.contains_key(axum::http::header::IF_MATCH) => {
+                return Err(ScimError::precondition_failed(
+                    "the user changed while this request was applied",
+                ));
+            }
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ScimError::unavailable(
+        "too many concurrent updates of this user; retry",
+    ))
+}
+
+/// `PUT /Users/{id}`: replaces every writable attribute (Okta updates this way).
+pub async fn replace(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ScimResult<Response> {
+    let spec = parse_body(body)?;
+    let user = update(&state, &auth, &params["id"], &headers, |_| Ok(spec.clone())).await?;
+    Ok(respond(&state, &auth, &user, StatusCode::OK, None))
+}
+
+/// `PATCH /Users/{id}` → 200 with the resource (what Entra and the SCIM validator expect).
+pub async fn patch(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> ScimResult<Response> {
+    let user = update(&state, &auth, &params["id"], &headers, |current| {
+        let scim = user_to_scim(current, &auth.base_url, &[]);
+        let patched = patch::apply_patch(&scim, &USER_RESOURCE, &body)
+            .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
+        user_from_scim(patched)
+    })
+    .await?;
+    Ok(respond(&state, &auth, &user, StatusCode::OK, None))
+}
+
+/// `DELETE /Users/{id}` → 204; its bindings go with it.
+pub async fn delete(
+    auth: Authorized,
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ScimResult<StatusCode> {
+    let id = &params["id"];
+    let current = find(&state, &auth.namespace, id).await?;
+    check_if_match(&headers, &etag(&current))?;
+    let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
+    let version = match api.delete(id, &DeleteParams::default()).await {
+        Ok(deleted) => deleted
+            .left()
+            .and_then(|u| u.resource_version())
+            .and_then(|v| v.parse().ok()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => {
+            return Err(ScimError::not_found(format!("User {id} not found")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.store.forget::<User>(
+        &auth.namespace,
+        id,
+        version.or_else(|| current.resource_version()?.parse().ok()),
+    );
+    tracing::info!(namespace = %auth.namespace, %id, "user deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,118 @@
+//! The `serve` command: the SCIM endpoint on one port, probes and metrics on another, and (unless
+//! disabled) the controller under leader election. Shutdown drains in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{BoxError, Router};
+use kube::Client;
+use tower::ServiceBuilder;
+
+use crate::metrics::{self, Metrics};
+use crate::scim::auth::Authenticator;
+use crate::scim::error::ScimError;
+use crate::scim::server::{self, AppState, ScimConfig};
+use crate::scim::store::Store;
+
+/// Settings of a running server.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address of the SCIM endpoint.
+    #[arg(long, env = "SCIM_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "SCIM_PROBE_LISTEN", default_value = "0.0.0.0:9090")]
+    pub probe_listen: SocketAddr,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    #[arg(long, env = "SCIM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Requests served at once; beyond that the server answers 429 with Retry-After.
+    #[arg(long, env = "SCIM_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// Largest page of a list response.
+    #[arg(long, env = "SCIM_MAX_RESULTS", default_value_t = 1000)]
+    pub max_results: usize,
+}
+
+/// The SCIM application with its overload protection and request metrics.
+pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) -> Router {
+    server::router(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: BoxError| async {
+                    ScimError::overloaded().into_response()
+                }))
+                .load_shed()
+                // Global: `Router::layer` instantiates a layer per route and method, and the
+                // limit must count every request together.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight)),
+        )
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+}
+
+/// Router of the probe port.
+pub fn probe_app(store: Store, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(server::healthz))
+        .route("/readyz", get(server::readyz).with_state(store))
+        .route("/metrics", get(metrics::serve).with_state(metrics))
+}
+
+/// Runs the SCIM endpoint until `shutdown` completes, then drains in-flight requests.
+/// `ready` is signalled once the cache has synced and the endpoint accepts requests.
+pub async fn run(
+    client: Client,
+    args: ServeArgs,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
+) -> anyhow::Result<()> {
+    let store = Store::default();
+    tokio::spawn(store.clone().run(client.clone()));
+    let state = AppState {
+        client: client.clone(),
+        store: store.clone(),
+        auth: Arc::new(Authenticator::new(client)),
+        config: ScimConfig {
+            max_body_bytes: args.max_body_bytes,
+            max_results: args.max_results,
+        },
+    };
+    let scim = tokio::net::TcpListener::bind(args.listen).await?;
+    let probes = tokio::net::TcpListener::bind(args.probe_listen).await?;
+    tracing::info!(scim = %scim.local_addr()?, probes = %probes.local_addr()?, "listening");
+    let probe_server = axum::serve(probes, probe_app(store.clone(), metrics.clone()));
+    tokio::spawn(async move { probe_server.await });
+    if let Some(ready) = ready {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.wait_ready().await;
+            let _ = ready.send(());
+        });
+    }
+    axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
