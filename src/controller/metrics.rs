@@ -21,6 +21,13 @@ pub struct NamespaceLabels {
     pub namespace: String,
 }
 
+/// Labels of [`Metrics::objects`]: a namespace and a kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectLabels {
+    pub namespace: String,
+    pub kind: String,
+}
+
 /// Labels of reconcile counters: the reconciled kind (`User`, `Namespace`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -41,6 +48,8 @@ pub struct Metrics {
     pub writes: Family<WriteLabels, Counter>,
     /// `scim_operator_conflicts{namespace}`: role conflicts currently reported in a namespace.
     pub conflicts: Family<NamespaceLabels, Gauge>,
+    /// `scim_operator_objects{namespace,kind}`: Users, Groups, Workspaces and RoleBindings per namespace.
+    pub objects: Family<ObjectLabels, Gauge>,
     /// `scim_operator_reconciles_total{kind}`: finished reconciles.
     pub reconciles: Family<ReconcileLabels, Counter>,
     /// `scim_operator_reconcile_errors_total{kind,error}`: failed reconciles.
@@ -62,6 +71,7 @@ impl Metrics {
             self.writes.clone(),
         );
         r.register("conflicts", "Role conflicts currently reported", self.conflicts.clone());
+        r.register("objects", "Objects per namespace and kind", self.objects.clone());
         r.register("reconciles", "Finished reconciles", self.reconciles.clone());
         r.register("reconcile_errors", "Failed reconciles", self.reconcile_errors.clone());
         r.register(
@@ -78,6 +88,14 @@ impl Metrics {
                 verb: verb.into(),
             })
             .inc();
+    }
+
+    pub(crate) fn set_objects(&self, namespace: &str, kind: &str, count: u32) {
+        let labels = ObjectLabels {
+            namespace: namespace.into(),
+            kind: kind.into(),
+        };
+        self.objects.get_or_create(&labels).set(count.into());
     }
 
     pub(crate) fn reconciled(&self, kind: &str) {

@@ -138,6 +138,10 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             namespace: ns.to_string(),
         })
         .set(conflicts as i64);
+    ctx.metrics.set_objects(ns, "User", counts.users);
+    ctx.metrics.set_objects(ns, "Group", counts.groups);
+    ctx.metrics.set_objects(ns, "Workspace", counts.workspaces);
+    ctx.metrics.set_objects(ns, "RoleBinding", counts.role_bindings);
     ctx.metrics.reconciled("Namespace");
     Ok(())
 }

@@ -277,10 +277,15 @@ pub fn group_status(
 /// Counts shown in a Directory status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DirectoryCounts {
+    /// Users in the namespace.
     pub users: u32,
+    /// Groups in the namespace.
     pub groups: u32,
+    /// Workspaces fed by at least one group.
     pub workspaces: u32,
+    /// RoleBindings (custom resources) in the namespace.
     pub role_bindings: u32,
+    /// Conflicts over every workspace.
     pub conflicts: u32,
 }
 
