@@ -102,11 +102,30 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
         }
     }
 
+    // Groups claiming the same workspace and role, by display name: each one's rivals.
+    let mut rivals: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for conflict in planned.values().flat_map(|ws| &ws.group_conflicts) {
+        for name in &conflict.groups {
+            let others = conflict.groups.iter().filter(|g| *g != name).cloned();
+            rivals.entry(name.as_str()).or_default().extend(others);
+        }
+    }
     for group in &groups {
         let id = group.name_any();
         let Some(info) = index.get(&id) else { continue };
         let members = ctx.caches.memberships.count(ns, &id) as u32;
-        let status = group_status(group.status.as_ref(), info, members, group.metadata.generation, &now);
+        let rivals = rivals
+            .get(info.display_name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let status = group_status(
+            group.status.as_ref(),
+            info,
+            members,
+            rivals,
+            group.metadata.generation,
+            &now,
+        );
         if group.status.as_ref() != Some(&status) {
             ctx.writer.apply_status::<Group, _>(ns, &id, &status).await?;
         }

@@ -229,11 +229,13 @@ pub fn workspace_status(
     }
 }
 
-/// A Group's status: what it feeds (or why it is plain) and its member count.
+/// A Group's status: what it feeds (or why it is plain), its member count, and the other groups
+/// claiming the same workspace and role (`rivals`; a conflict when not empty).
 pub fn group_status(
     previous: Option<&GroupStatus>,
     info: &GroupInfo,
     member_count: u32,
+    rivals: &[String],
     generation: Option<i64>,
     now: &Time,
 ) -> GroupStatus {
@@ -265,6 +267,23 @@ pub fn group_status(
             now,
         ),
     }
+    let (why, message) = match (&workspace, role) {
+        (Some(ws), Some(role)) if !rivals.is_empty() => (
+            rules::reason::CONFLICT,
+            format!("also grants {role} in workspace {ws:?}: {}", rivals.join(", ")),
+        ),
+        _ => (rules::reason::NO_CONFLICT, String::new()),
+    };
+    set_condition(
+        &mut conditions,
+        old,
+        condition::CONFLICT,
+        !rivals.is_empty(),
+        why,
+        message,
+        generation,
+        now,
+    );
     GroupStatus {
         observed_generation: generation,
         conditions,

@@ -222,3 +222,31 @@ async fn odd_group_names() {
     env.expect_bindings("rita", &[("org", Role::Member), ("sales", Role::Member)])
         .await;
 }
+
+#[tokio::test]
+async fn two_groups_claiming_one_role_are_a_conflict() {
+    let env = Env::start("claims", Some(DirectorySpec::default())).await;
+    env.group("g1", "ws-Sales-role-admin").await;
+    env.group("g2", "WS-sales-ROLE-Admin").await;
+    env.user("yuri", &["g2"], &[]).await;
+    env.expect_bindings("yuri", &[("org", Role::Member), ("sales", Role::Admin)])
+        .await;
+    let ws: Workspace = env
+        .expect("sales", "a group conflict", |ws: &Workspace| counts(ws).3 == 1)
+        .await;
+    let detail = &ws.status.unwrap().conflict_details[0];
+    assert_eq!(detail.user_name, None);
+    assert_eq!(detail.groups, vec!["WS-sales-ROLE-Admin", "ws-Sales-role-admin"]);
+    for (id, rival) in [("g1", "WS-sales-ROLE-Admin"), ("g2", "ws-Sales-role-admin")] {
+        let group: Group = env
+            .expect(id, "Conflict condition", |g: &Group| {
+                g.status
+                    .as_ref()
+                    .is_some_and(|s| has_condition(&s.conditions, "Conflict", "True", "MultipleRoleGroups"))
+            })
+            .await;
+        let status = group.status.unwrap();
+        let message = &condition(&status.conditions, "Conflict").unwrap().message;
+        assert!(message.contains(rival), "{message}");
+    }
+}

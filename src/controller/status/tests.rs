@@ -57,10 +57,10 @@ fn suspended_user_has_no_role_and_says_why() {
 
 #[test]
 fn plain_group_reason_and_member_count() {
-    let status = group_status(None, &GroupInfo::new("Engineering"), 3, Some(1), &now());
+    let status = group_status(None, &GroupInfo::new("Engineering"), 3, &[], Some(1), &now());
     assert_eq!(status.workspace, None);
     assert_eq!(status.member_count, 3);
-    let ready = &status.conditions[0];
+    let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("True", reason::PLAIN_GROUP)
@@ -104,4 +104,24 @@ fn orphaned_workspace_status() {
             .reason,
         reason::ORPHANED
     );
+}
+
+#[test]
+fn a_group_sharing_its_workspace_role_is_in_conflict() {
+    let rivals = vec!["ws-sales-role-admin".to_string()];
+    let status = group_status(
+        None,
+        &GroupInfo::new("ws-Sales-role-admin"),
+        0,
+        &rivals,
+        Some(1),
+        &now(),
+    );
+    let conflict = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == condition::CONFLICT)
+        .unwrap();
+    assert_eq!(conflict.status, "True");
+    assert!(conflict.message.contains("ws-sales-role-admin"), "{}", conflict.message);
 }
