@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use std::sync::Arc;
-
 use clap::{Parser, Subcommand};
 use scim_operator::api;
 use scim_operator::dev::{self, DevArgs};
@@ -47,7 +45,7 @@ fn main() -> anyhow::Result<()> {
             telemetry::init(cli.log_format);
             tokio::runtime::Runtime::new()?.block_on(async {
                 let client = kube::Client::try_default().await?;
-                let metrics = Arc::new(Metrics::default());
+                let metrics = Metrics::default();
                 serve::run(client, args, metrics, serve::shutdown_signal(), None).await
             })
         }
