@@ -20,6 +20,16 @@
 //!
 //! Only the holder of the leader Lease ([`lease`]) reconciles. Each leadership term starts with
 //! a full pass (every namespace, then every user), then follows the triggers.
+//!
+//! Decisions:
+//! - Users are reconciled by kube-runtime's `applier` (dedup, per-object exclusion, debounce,
+//!   requeue with backoff) fed from the shared caches, rather than `Controller::watches`: that
+//!   would open a second watch of 50,000 Users per controller, and shared streams do not carry
+//!   deletions, which a group deletion must trigger.
+//! - A namespace without a Directory is planned with the default settings; with several, the
+//!   oldest is in charge and the others report `DuplicateDirectory`.
+//! - Workspace counts and conflicts come from every user's plan (the same pure function the user
+//!   reconcile applies), so a Deny-ed user, who has no binding, is still reported.
 
 mod apply;
 mod cache;
