@@ -2,13 +2,13 @@
 //!
 //! The pipeline, one way:
 //!
-//! 1. **watch** ([`cache`]): one reflector per kind feeds shared caches and indexes (a group's
+//! 1. **watch** (`cache`): one reflector per kind feeds shared caches and indexes (a group's
 //!    members, a user's bindings) and fires triggers: a User spec change re-plans that user; a
 //!    Group change re-plans only its members; a Directory change re-plans its namespace's users;
 //!    any change marks its namespace for a (coalesced) namespace pass.
 //! 2. **plan** ([`crate::rules`], pure): a user's state, organisation role and workspace roles
 //!    with conflicts resolved by the directory's policy; the workspaces fed by the groups.
-//! 3. **apply** ([`apply`]): server-side apply with field manager `scim-operator`, only where the
+//! 3. **apply** (`apply`): server-side apply with field manager `scim-operator`, only where the
 //!    desired object differs from the cached one, so a resync with no change writes nothing;
 //!    stale derived objects are deleted by label from the caches (tests run without a garbage
 //!    collector, and owner references are only a backstop), never before every cache has synced.
@@ -20,6 +20,16 @@
 //!
 //! Only the holder of the leader Lease ([`lease`]) reconciles. Each leadership term starts with
 //! a full pass (every namespace, then every user), then follows the triggers.
+//!
+//! Decisions:
+//! - Users are reconciled by kube-runtime's `applier` (dedup, per-object exclusion, debounce,
+//!   requeue with backoff) fed from the shared caches, rather than `Controller::watches`: that
+//!   would open a second watch of 50,000 Users per controller, and shared streams do not carry
+//!   deletions, which a group deletion must trigger.
+//! - A namespace without a Directory is planned with the default settings; with several, the
+//!   oldest is in charge and the others report `DuplicateDirectory`.
+//! - Workspace counts and conflicts come from every user's plan (the same pure function the user
+//!   reconcile applies), so a Deny-ed user, who has no binding, is still reported.
 
 mod apply;
 mod cache;
