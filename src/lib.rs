@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod envtest;
+pub mod export;
 pub mod metrics;
 pub mod rules;
 pub mod scim;
