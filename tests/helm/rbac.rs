@@ -200,6 +200,8 @@ async fn controller_permissions_and_denials() {
         &["get", "leases.coordination.k8s.io/scim-operator-leader", "-n", &ns],
         &["update", "leases.coordination.k8s.io/scim-operator-leader", "-n", &ns],
         &["get", "secrets", "-n", &dir_ns],
+        &["watch", "namespaces"],
+        &["watch", "rolebindings.rbac.authorization.k8s.io", "--all-namespaces"],
     ];
     for args in allowed {
         assert!(can_i(&sa, args).await, "{sa} must be allowed: {args:?}");
