@@ -98,6 +98,12 @@ fn defaults_render_a_restricted_deployment() {
         .collect();
     assert_eq!(ports, [("scim".to_string(), 8080), ("metrics".to_string(), 9090)]);
     assert!(container["lifecycle"]["preStop"]["sleep"]["seconds"].as_i64().unwrap() > 0);
+    let no_sleep = render(&["preStopSleepSeconds=0"]);
+    let pod = &find(&no_sleep, "Deployment", "rel-scim-operator")["spec"]["template"]["spec"];
+    assert!(
+        pod["containers"][0]["lifecycle"].is_null(),
+        "no preStop hook without a sleep"
+    );
     let env = container["env"].as_sequence().unwrap();
     let env_names: Vec<&str> = env.iter().map(|e| e["name"].as_str().unwrap()).collect();
     for name in [
@@ -186,10 +192,13 @@ fn rbac_is_least_privilege() {
             !strings(&rule["resources"]).contains(&"secrets".to_string()),
             "{kind} {name} reads Secrets"
         );
-        assert!(
-            !strings(&rule["resources"]).contains(&"namespaces".to_string()),
-            "{kind} {name}"
-        );
+        if strings(&rule["resources"]).contains(&"namespaces".to_string()) {
+            assert_eq!(
+                strings(&rule["verbs"]),
+                ["list", "watch"],
+                "{kind} {name}: namespaces read-only"
+            );
+        }
         if strings(&rule["resources"]).contains(&"leases".to_string()) {
             assert_eq!(kind, "Role");
         }
