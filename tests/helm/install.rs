@@ -36,8 +36,13 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 ";
 
-/// `kubectl <args>` with `stdin` piped in, on the control plane of `kubeconfig`'s owner.
+/// `kubectl <args>` with `stdin` piped in; its stdout, or an error with its stderr.
 fn kubectl_stdin(cp: &ControlPlane, args: &[&str], stdin: &str) -> Result<String, String> {
+    kubectl_output(cp, args, stdin).map(|(stdout, _)| stdout)
+}
+
+/// `kubectl <args>` with `stdin` piped in; (stdout, stderr), or an error with its stderr.
+fn kubectl_output(cp: &ControlPlane, args: &[&str], stdin: &str) -> Result<(String, String), String> {
     let mut command = cp.kubectl(args);
     command
         .stdin(Stdio::piped())
@@ -47,7 +52,10 @@ fn kubectl_stdin(cp: &ControlPlane, args: &[&str], stdin: &str) -> Result<String
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).expect("stdin");
     let output = child.wait_with_output().expect("kubectl output");
     if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok((
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
     } else {
         Err(format!("kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr)))
     }
@@ -69,6 +77,10 @@ async fn every_rendered_object_passes_server_side_dry_run() {
     )
     .expect("established");
     let ns = support::fresh_namespace(&client, "helm-dry").await;
+    // Pod Security "restricted": the API server warns about a Deployment whose pods would violate it.
+    support::kubectl(&["label", "namespace", &ns, "pod-security.kubernetes.io/warn=restricted"])
+        .await
+        .unwrap();
     let secret_ns = format!("rbac.secretNamespaces={{{ns}}}");
     for sets in [
         &[][..],
@@ -78,7 +90,7 @@ async fn every_rendered_object_passes_server_side_dry_run() {
         let mut sets = sets.to_vec();
         sets.push(&secret_ns);
         let yaml = template(&ns, &ns, &sets).unwrap_or_else(|e| panic!("{e}"));
-        let applied = kubectl_stdin(
+        let (applied, warnings) = kubectl_output(
             cp,
             &[
                 "apply",
@@ -96,7 +108,17 @@ async fn every_rendered_object_passes_server_side_dry_run() {
             objects(&yaml).len(),
             "one line per object:\n{applied}"
         );
+        assert!(!warnings.contains("PodSecurity"), "{sets:?}: {warnings}");
     }
+    // The check above can fail: a privilege escalation is reported.
+    let sets = ["securityContext.allowPrivilegeEscalation=true"];
+    let yaml = template(&ns, &ns, &sets).unwrap();
+    let args = ["apply", "--server-side", "--dry-run=server", "-f", "-"];
+    let (_, warnings) = kubectl_output(cp, &args, &yaml).unwrap();
+    assert!(
+        warnings.contains("would violate PodSecurity \"restricted:latest\""),
+        "{warnings}"
+    );
 }
 
 /// Copies a directory tree.
