@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod binary;
 mod chart;
 mod install;
 mod rbac;

@@ -15,7 +15,7 @@ use super::chart::*;
 use super::support::{self, scim};
 
 /// Applies the chart (without CRDs: the shared control plane has them) as release `ns` in `ns`.
-async fn apply_chart(ns: &str, sets: &[&str]) {
+pub async fn apply_chart(ns: &str, sets: &[&str]) {
     let mut all = vec!["crds.install=false"];
     all.extend(sets);
     let yaml = template(ns, ns, &all).unwrap_or_else(|e| panic!("{e}"));
