@@ -6,6 +6,8 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod controller;
+pub mod dev;
 pub mod envtest;
 pub mod export;
 pub mod metrics;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use scim_operator::dev::{self, DevArgs};
 use scim_operator::metrics::Metrics;
 use scim_operator::serve::{self, ServeArgs};
 use scim_operator::telemetry::{self, LogFormat};
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the SCIM endpoint (and, unless --no-controller, run the controller as leader).
     Serve(ServeArgs),
+    /// Start a local control plane with the CRDs, a demo Directory and the operator, in the foreground.
+    Dev(DevArgs),
     /// Print the CustomResourceDefinitions as YAML, or write one file per kind with --write.
     Crd {
         /// Directory to write `scim-operator.io_<plural>.yaml` files into.
@@ -70,12 +73,16 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }),
+        Command::Dev(args) => {
+            telemetry::init(cli.log_format);
+            tokio::runtime::Runtime::new()?.block_on(dev::run(args))
+        }
         Command::Serve(args) => {
             telemetry::init(cli.log_format);
             tokio::runtime::Runtime::new()?.block_on(async {
                 let client = kube::Client::try_default().await?;
                 let metrics = Arc::new(Metrics::default());
-                serve::run_scim(client, &args, metrics, serve::shutdown_signal()).await
+                serve::run(client, args, metrics, serve::shutdown_signal(), None).await
             })
         }
     }

@@ -62,11 +62,13 @@ pub fn probe_app(store: Store, metrics: Arc<Metrics>) -> Router {
 }
 
 /// Runs the SCIM endpoint until `shutdown` completes, then drains in-flight requests.
-pub async fn run_scim(
+/// `ready` is signalled once the cache has synced and the endpoint accepts requests.
+pub async fn run(
     client: Client,
-    args: &ServeArgs,
+    args: ServeArgs,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     let store = Store::default();
     tokio::spawn(store.clone().run(client.clone()));
@@ -82,8 +84,15 @@ pub async fn run_scim(
     let scim = tokio::net::TcpListener::bind(args.listen).await?;
     let probes = tokio::net::TcpListener::bind(args.probe_listen).await?;
     tracing::info!(scim = %scim.local_addr()?, probes = %probes.local_addr()?, "listening");
-    let probe_server = axum::serve(probes, probe_app(store, metrics.clone()));
+    let probe_server = axum::serve(probes, probe_app(store.clone(), metrics.clone()));
     tokio::spawn(async move { probe_server.await });
+    if let Some(ready) = ready {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.wait_ready().await;
+            let _ = ready.send(());
+        });
+    }
     axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
         .with_graceful_shutdown(shutdown)
         .await?;

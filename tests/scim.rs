@@ -618,7 +618,7 @@ async fn errors_are_scim_bodies() {
         scim.with_token(&other_token).get("/Users").await.status,
         StatusCode::UNAUTHORIZED
     );
-    // 404 for an unknown resource and an unknown directory.
+    // 404 for an unknown resource; an unknown directory looks like a wrong token (401).
     assert_eq!(scim.get("/Users/u-nope").await.status, StatusCode::NOT_FOUND);
     let unknown_dir = scim
         .base
@@ -629,7 +629,7 @@ async fn errors_are_scim_bodies() {
         .send()
         .await
         .unwrap();
-    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
     // 400s with scimType.
     let reply = scim.post("/Users", &json!({"displayName": "no userName"})).await;
     assert_eq!(

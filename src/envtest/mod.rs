@@ -13,6 +13,7 @@
 //! tokens or default ServiceAccounts are created, nothing garbage-collects owned objects.
 
 mod binaries;
+mod identities;
 mod pki;
 mod process;
 
@@ -125,7 +126,7 @@ impl ControlPlane {
         cp.spawn("etcd", cp.etcd_args(etcd_client, etcd_peer))?;
         let apiserver_args = cp.apiserver_args(etcd_client, apiserver, options)?;
         cp.spawn("kube-apiserver", apiserver_args)?;
-        cp.write_kubeconfig(&cp.kubeconfig_path(), "admin")?;
+        cp.write_cert_kubeconfig(&cp.kubeconfig_path(), "admin")?;
         cp.wait_ready(options.startup_timeout).await?;
         cp.startup_time = started.elapsed();
         tracing::info!(url = %cp.server_url, startup = ?cp.startup_time, "control plane ready");
@@ -261,45 +262,6 @@ impl ControlPlane {
         self.dir.join(format!("{binary}.log"))
     }
 
-    /// Writes a kubeconfig for the client certificate `pki/<cert>.{crt,key}`.
-    fn write_kubeconfig(&self, path: &Path, cert: &str) -> anyhow::Result<()> {
-        let pki = self.dir.join("pki");
-        let yaml = format!(
-            "apiVersion: v1
-kind: Config
-clusters:
-- name: envtest
-  cluster:
-    server: {server}
-    certificate-authority: {ca}
-users:
-- name: {cert}
-  user:
-    client-certificate: {crt}
-    client-key: {key}
-contexts:
-- name: envtest
-  context:
-    cluster: envtest
-    user: {cert}
-    namespace: default
-current-context: envtest
-",
-            server = self.server_url,
-            ca = pki.join("ca.crt").display(),
-            crt = pki.join(format!("{cert}.crt")).display(),
-            key = pki.join(format!("{cert}.key")).display(),
-        );
-        std::fs::write(path, yaml)?;
-        Ok(())
-    }
-
-    async fn config_from(&self, kubeconfig: &Path) -> anyhow::Result<kube::Config> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
-        let options = kube::config::KubeConfigOptions::default();
-        Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?)
-    }
-
     /// The admin kubeconfig (user `scim-operator-envtest-admin` in group `system:masters`).
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.dir.join("kubeconfig")
@@ -349,26 +311,6 @@ current-context: envtest
         command.arg("--cache-dir").arg(self.dir.join("kubectl-cache"));
         command.args(args);
         command
-    }
-
-    /// A kubeconfig authenticating as `user` in `groups` (at most two) with a client certificate
-    /// signed by the cluster CA; nothing is granted to it until RBAC says so.
-    pub fn user_kubeconfig(&self, user: &str, groups: &[&str]) -> anyhow::Result<PathBuf> {
-        let serial = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("user-{}-{serial}", sanitize(user));
-        let cert = self.ca.client_cert(user, groups)?;
-        let pki = self.dir.join("pki");
-        std::fs::write(pki.join(format!("{id}.crt")), cert.cert_pem)?;
-        std::fs::write(pki.join(format!("{id}.key")), cert.key_pem)?;
-        let path = self.dir.join(format!("kubeconfig-{id}"));
-        self.write_kubeconfig(&path, &id)?;
-        Ok(path)
-    }
-
-    /// A client authenticating as `user` in `groups`, see [`ControlPlane::user_kubeconfig`].
-    pub async fn client_for_user(&self, user: &str, groups: &[&str]) -> anyhow::Result<kube::Client> {
-        let config = self.config_from(&self.user_kubeconfig(user, groups)?).await?;
-        Ok(kube::Client::try_from(config)?)
     }
 
     /// Kills both processes and removes the directory.
@@ -429,10 +371,4 @@ fn sweep_stale_dirs() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect()
 }

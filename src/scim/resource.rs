@@ -21,11 +21,12 @@ pub struct Reference<'a> {
 /// `meta` of a resource: created and modified times, location, and the version from resourceVersion.
 fn meta(obj: &impl ResourceExt, resource_type: &str, location: String) -> Value {
     let created = obj.meta().creation_timestamp.as_ref().map(|t| t.0.to_string());
-    let modified = obj
-        .annotations()
-        .get(LAST_MODIFIED)
-        .cloned()
-        .or_else(|| created.clone());
+    // Our clock stamps the annotation before the API server stamps creation; never show a
+    // modification before the creation.
+    let modified = match (obj.annotations().get(LAST_MODIFIED), &created) {
+        (Some(m), Some(c)) => Some(m.max(c).clone()),
+        (m, c) => m.or(c.as_ref()).cloned(),
+    };
     json!({
         "resourceType": resource_type,
         "created": created,

@@ -104,7 +104,8 @@ impl FromRequestParts<AppState> for Authorized {
             .iter()
             .find(|d| d.name_any() == *name)
             .cloned()
-            .ok_or_else(|| ScimError::not_found(format!("directory {namespace}/{name} does not exist")))?;
+            // 401 rather than 404: an unauthenticated client learns nothing about which directories exist.
+            .ok_or_else(ScimError::unauthorized)?;
         let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         state.auth.check(&directory, authorization).await?;
         if let Some(active) = directories.first()

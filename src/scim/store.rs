@@ -270,7 +270,8 @@ impl Store {
     }
 
     /// Records an object this process just wrote, unless the cache already has a newer version.
-    pub(crate) fn record<K: Cached>(&self, obj: K) {
+    pub(crate) fn record<K: Cached>(&self, mut obj: K) {
+        obj.managed_fields_mut().clear();
         self.apply(Arc::new(obj));
     }
 
@@ -342,8 +343,10 @@ impl Store {
     async fn watch<K: Cached>(self, api: Api<K>) {
         let mut initial = Vec::new();
         let mut listed = false;
+        // managedFields are the largest part of most objects and nothing here reads them.
         let mut events = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
+            .modify(|obj| obj.managed_fields_mut().clear())
             .boxed();
         loop {
             match events.try_next().await {
@@ -362,5 +365,101 @@ impl Store {
                 Err(err) => tracing::warn!(kind = %K::kind(&()), error = %err, "watch failed; retrying"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{GroupSpec, UserSpec};
+
+    fn user(name: &str, rv: u64, user_name: &str, groups: &[&str]) -> User {
+        let mut u = User::new(
+            name,
+            UserSpec {
+                user_name: user_name.into(),
+                external_id: Some(format!("ext-{name}")),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                ..Default::default()
+            },
+        );
+        u.metadata.namespace = Some("ns".into());
+        u.metadata.resource_version = Some(rv.to_string());
+        u
+    }
+
+    fn group(name: &str, rv: u64, display: &str) -> Group {
+        let mut g = Group::new(
+            name,
+            GroupSpec {
+                display_name: display.into(),
+                external_id: None,
+            },
+        );
+        g.metadata.namespace = Some("ns".into());
+        g.metadata.resource_version = Some(rv.to_string());
+        g
+    }
+
+    #[test]
+    fn indexes_follow_upserts_and_removals() {
+        let store = Store::default();
+        store.record(user("u1", 1, "Alice@X.io", &["g1"]));
+        store.record(user("u2", 2, "bob@x.io", &["g1", "g2"]));
+        store.record(group("g1", 3, "ws-Sales-role-admin"));
+        store.read("ns", |ns| {
+            assert_eq!(ns.user_by_name("alice@x.io").map(|u| u.name_any()), Some("u1".into()));
+            assert_eq!(ns.users_by_external_id("ext-u2").count(), 1);
+            assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u1", "u2"]);
+            assert_eq!(ns.member_count("g2"), 1);
+            assert!(ns.group_by_name("ws-Sales-role-admin").is_some());
+            assert!(
+                ns.group_by_name("ws-sales-role-admin").is_none(),
+                "group displayName is case-exact"
+            );
+        });
+        // A rename and a membership change move the index entries.
+        store.record(user("u1", 4, "alice2@x.io", &[]));
+        store.read("ns", |ns| {
+            assert!(ns.user_by_name("alice@x.io").is_none());
+            assert!(ns.user_by_name("ALICE2@x.io").is_some());
+            assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u2"]);
+        });
+    }
+
+    #[test]
+    fn older_versions_never_replace_newer_ones() {
+        let store = Store::default();
+        store.record(user("u1", 10, "new@x.io", &[]));
+        store.apply(Arc::new(user("u1", 9, "old@x.io", &[])));
+        store.read("ns", |ns| assert_eq!(ns.users["u1"].spec.user_name, "new@x.io"));
+    }
+
+    #[test]
+    fn deleted_objects_are_not_revived_by_late_events() {
+        let store = Store::default();
+        store.record(user("u1", 5, "gone@x.io", &["g1"]));
+        store.forget::<User>("ns", "u1", Some(6));
+        store.apply(Arc::new(user("u1", 6, "gone@x.io", &["g1"])));
+        store.read("ns", |ns| {
+            assert!(ns.users.is_empty());
+            assert_eq!(ns.member_count("g1"), 0);
+        });
+        // Recreated later (a higher version): visible again.
+        store.apply(Arc::new(user("u1", 7, "gone@x.io", &[])));
+        store.read("ns", |ns| assert!(ns.users.contains_key("u1")));
+    }
+
+    #[test]
+    fn a_relist_replaces_the_kind_wholesale() {
+        let store = Store::default();
+        store.record(user("u1", 1, "a@x.io", &[]));
+        store.record(group("g1", 2, "G"));
+        store.replace_all(vec![user("u2", 3, "b@x.io", &[])]);
+        store.read("ns", |ns| {
+            assert_eq!(ns.users.keys().cloned().collect::<Vec<_>>(), ["u2"]);
+            assert!(ns.user_by_name("a@x.io").is_none());
+            assert_eq!(ns.groups.len(), 1, "other kinds are untouched");
+        });
     }
 }

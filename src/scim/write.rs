@@ -36,10 +36,8 @@ pub fn object_name(prefix: &str, key: &str, attempt: usize) -> String {
 
 /// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
 pub fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string()
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
 }
 
 /// Labels and annotations of an object the SCIM endpoint writes.

@@ -36,8 +36,12 @@ pub async fn client() -> kube::Client {
     let cp = control_plane().await;
     let client = cp.client().await.expect("admin client");
     static CRDS: OnceCell<()> = OnceCell::const_new();
-    CRDS.get_or_init(|| async { apply_crds(&client).await.expect("CRDs applied and established") })
-        .await;
+    CRDS.get_or_init(|| async {
+        let started = std::time::Instant::now();
+        apply_crds(&client).await.expect("CRDs applied and established");
+        eprintln!("envtest: CRDs established and discoverable in {:?}", started.elapsed());
+    })
+    .await;
     client
 }
 
@@ -46,7 +50,7 @@ pub async fn client() -> kube::Client {
 pub async fn apply_crds(client: &kube::Client) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-    let mut plurals = Vec::new();
+    let mut crds = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
         let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path)?)
@@ -56,12 +60,16 @@ pub async fn apply_crds(client: &kube::Client) -> anyhow::Result<()> {
         api.patch(&name, &params, &Patch::Apply(&crd))
             .await
             .with_context(|| format!("applying {}", path.display()))?;
-        tokio::time::timeout(
-            WAIT,
-            await_condition(api.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .with_context(|| format!("{name} not Established within {WAIT:?}"))??;
+        crds.push(crd);
+    }
+    // All were applied before waiting, so they become Established concurrently.
+    let mut plurals = Vec::new();
+    for crd in crds {
+        let name = crd.metadata.name.unwrap_or_default();
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        tokio::time::timeout(WAIT, established)
+            .await
+            .with_context(|| format!("{name} not Established within {WAIT:?}"))??;
         plurals.push(crd.spec.names.plural);
     }
     // Established precedes discovery by a moment; kubectl needs discovery.
