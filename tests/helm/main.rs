@@ -7,6 +7,7 @@ mod support;
 
 mod binary;
 mod chart;
+mod controller_rbac;
 mod install;
 mod rbac;
 mod render;
