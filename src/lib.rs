@@ -9,6 +9,7 @@ pub mod api;
 pub mod controller;
 pub mod dev;
 pub mod envtest;
+pub mod export;
 pub mod metrics;
 pub mod rules;
 pub mod scim;
