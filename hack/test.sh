@@ -8,7 +8,7 @@ echo "==> control plane (kube-apiserver, etcd, kubectl, helm)"
 SCIM_OPERATOR_CONTROLPLANE=$(hack/controlplane.sh)
 export SCIM_OPERATOR_CONTROLPLANE
 "$SCIM_OPERATOR_CONTROLPLANE/kube-apiserver" --version
-"$SCIM_OPERATOR_CONTROLPLANE/etcd" --version | head -1
+"$SCIM_OPERATOR_CONTROLPLANE/etcd" --version | sed -n 1p  # sed, not head: no SIGPIPE under pipefail
 
 echo "==> Lua with lua-cjson (tests/argocd.rs runs the Argo CD health checks)"
 if ! lua5.1 -e "require('cjson')" 2>/dev/null; then
