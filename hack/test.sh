@@ -8,7 +8,17 @@ echo "==> control plane (kube-apiserver, etcd, kubectl, helm)"
 SCIM_OPERATOR_CONTROLPLANE=$(hack/controlplane.sh)
 export SCIM_OPERATOR_CONTROLPLANE
 "$SCIM_OPERATOR_CONTROLPLANE/kube-apiserver" --version
-"$SCIM_OPERATOR_CONTROLPLANE/etcd" --version | head -1
+"$SCIM_OPERATOR_CONTROLPLANE/etcd" --version | sed -n 1p  # sed, not head: no SIGPIPE under pipefail
+
+echo "==> Lua with lua-cjson (tests/argocd.rs runs the Argo CD health checks)"
+if ! lua5.1 -e "require('cjson')" 2>/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua5.1 lua-cjson >/dev/null
+  else
+    echo "install lua5.1 and lua-cjson (Debian: apt-get install lua5.1 lua-cjson)" >&2
+    exit 1
+  fi
+fi
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

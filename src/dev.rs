@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -122,7 +121,7 @@ async fn run_on(control_plane: &ControlPlane, args: &DevArgs) -> anyhow::Result<
     let connection = json!({"scimUrl": scim_url, "token": token, "kubeconfig": kubeconfig});
     let connection_file = args.state_dir.join("connection.json");
 
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Metrics::default();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let serve_args = args.serve.clone();
     let server = tokio::spawn(serve::run(

@@ -6,8 +6,10 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod controller;
 pub mod dev;
 pub mod envtest;
+pub mod export;
 pub mod metrics;
 pub mod rules;
 pub mod scim;

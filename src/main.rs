@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 
-use std::sync::Arc;
-
 use clap::{Parser, Subcommand};
-use scim_operator::api;
 use scim_operator::dev::{self, DevArgs};
 use scim_operator::metrics::Metrics;
 use scim_operator::serve::{self, ServeArgs};
 use scim_operator::telemetry::{self, LogFormat};
+use scim_operator::{api, export};
 
 #[derive(Parser)]
 #[command(name = "scim-operator", version, about)]
@@ -33,12 +31,46 @@ enum Command {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+    /// Write a directory's provisioned state (Workspaces, RoleBindings) as clean YAML for GitOps review.
+    Export(ExportArgs),
+}
+
+/// Arguments of `export`; see `scim_operator::export`.
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Namespace of the Directory.
+    #[arg(long, short = 'n')]
+    namespace: String,
+    /// Only this Directory's objects (the namespace's only Directory when unset).
+    #[arg(long)]
+    directory: Option<String>,
+    /// Also export Users and Groups (personal data: mind where the output goes).
+    #[arg(long)]
+    include_users_groups: bool,
+    /// Output folder; files go to `<out>/<namespace>/<kind>/<name>.yaml`.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd { write } => write_crds(write),
+        Command::Export(args) => tokio::runtime::Runtime::new()?.block_on(async {
+            let client = kube::Client::try_default().await?;
+            let options = export::ExportOptions {
+                directory: args.directory,
+                include_users_groups: args.include_users_groups,
+            };
+            let summary = export::export(&client, &args.namespace, &options, &args.out).await?;
+            eprintln!(
+                "export: {} written, {} unchanged, {} removed",
+                summary.written.len(),
+                summary.unchanged,
+                summary.removed.len()
+            );
+            Ok(())
+        }),
         Command::Dev(args) => {
             telemetry::init(cli.log_format);
             tokio::runtime::Runtime::new()?.block_on(dev::run(args))
@@ -47,7 +79,7 @@ fn main() -> anyhow::Result<()> {
             telemetry::init(cli.log_format);
             tokio::runtime::Runtime::new()?.block_on(async {
                 let client = kube::Client::try_default().await?;
-                let metrics = Arc::new(Metrics::default());
+                let metrics = Metrics::default();
                 serve::run(client, args, metrics, serve::shutdown_signal(), None).await
             })
         }

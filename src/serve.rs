@@ -8,9 +8,11 @@ use axum::error_handling::HandleErrorLayer;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Router};
+use futures::{FutureExt, TryFutureExt};
 use kube::Client;
 use tower::ServiceBuilder;
 
+use crate::controller;
 use crate::metrics::{self, Metrics};
 use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
@@ -35,6 +37,12 @@ pub struct ServeArgs {
     /// Largest page of a list response.
     #[arg(long, env = "SCIM_MAX_RESULTS", default_value_t = 1000)]
     pub max_results: usize,
+    /// Serve SCIM only; leave reconciling to other replicas.
+    #[arg(long, env = "SCIM_NO_CONTROLLER")]
+    pub no_controller: bool,
+    /// Namespace of the leader-election Lease (in a cluster: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
 }
 
 /// The SCIM application with its overload protection and request metrics.
@@ -61,21 +69,29 @@ pub fn probe_app(store: Store, metrics: Arc<Metrics>) -> Router {
         .route("/metrics", get(metrics::serve).with_state(metrics))
 }
 
-/// Runs the SCIM endpoint until `shutdown` completes, then drains in-flight requests.
+/// Runs the SCIM endpoint and, unless disabled, the controller under leader election, until
+/// `shutdown` completes; then drains in-flight requests and releases the Lease.
 /// `ready` is signalled once the cache has synced and the endpoint accepts requests.
 pub async fn run(
     client: Client,
     args: ServeArgs,
-    metrics: Arc<Metrics>,
+    mut metrics: Metrics,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
+    let shutdown = shutdown.boxed().shared();
+    let controller_config = (!args.no_controller).then(|| {
+        let config = controller::Config::new(&args.lease_namespace);
+        config.metrics.register(&mut metrics.registry);
+        config
+    });
+    let metrics = Arc::new(metrics);
     let store = Store::default();
     tokio::spawn(store.clone().run(client.clone()));
     let state = AppState {
         client: client.clone(),
         store: store.clone(),
-        auth: Arc::new(Authenticator::new(client)),
+        auth: Arc::new(Authenticator::new(client.clone())),
         config: ScimConfig {
             max_body_bytes: args.max_body_bytes,
             max_results: args.max_results,
@@ -93,9 +109,20 @@ pub async fn run(
             let _ = ready.send(());
         });
     }
-    axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let server = axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
+        .with_graceful_shutdown(shutdown.clone())
+        .into_future()
+        .map_err(anyhow::Error::from);
+    let controller = async move {
+        match controller_config {
+            Some(config) => controller::run_until(client, config, shutdown)
+                .await
+                .map_err(anyhow::Error::from),
+            None => Ok(()),
+        }
+    };
+    // An unrecoverable controller error ends the process, so that Kubernetes restarts it.
+    tokio::try_join!(server, controller)?;
     Ok(())
 }
 

@@ -241,3 +241,22 @@ async fn kubectl_get_shows_printer_columns_category_and_short_name() {
     let short = support::kubectl(&["get", "ws", "-n", &ns, "-o", "name"]).await.unwrap();
     assert_eq!(short.trim(), "workspace.scim-operator.io/platform");
 }
+
+/// The API server accepts the CRDs without warnings (no unknown formats such as `uint32`).
+#[tokio::test]
+async fn crds_apply_without_warnings() {
+    support::client().await;
+    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let command = support::control_plane().await.kubectl([
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--dry-run=server",
+        "-f",
+        crds.to_str().unwrap(),
+    ]);
+    let output = tokio::process::Command::from(command).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("Warning"), "warnings when applying CRDs: {stderr}");
+}

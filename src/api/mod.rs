@@ -17,6 +17,7 @@ pub use rolebinding::*;
 pub use user::*;
 pub use workspace::*;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -70,14 +71,45 @@ impl std::fmt::Display for Role {
 }
 
 /// The CRDs of all kinds, in a stable order.
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
-    vec![
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    [
         Directory::crd(),
         User::crd(),
         Group::crd(),
         Workspace::crd(),
         RoleBinding::crd(),
     ]
+    .into_iter()
+    .map(kubernetes_formats)
+    .collect()
+}
+
+/// Rewrites what schemars emits but Kubernetes does not know, so applying the CRDs prints no
+/// warnings: unsigned integer formats become signed ones (schemars keeps `minimum: 0`), and `null`
+/// leaves the `enum` of optional enums (the field is optional already).
+fn kubernetes_formats(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(format)) = map.get_mut("format") {
+                    match format.as_str() {
+                        "uint8" | "uint16" | "uint32" => *format = "int32".into(),
+                        "uint64" | "uint" => *format = "int64".into(),
+                        _ => {}
+                    }
+                }
+                if let Some(serde_json::Value::Array(values)) = map.get_mut("enum") {
+                    values.retain(|v| !v.is_null());
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("CRDs serialise");
+    walk(&mut value);
+    serde_json::from_value(value).expect("a rewritten CRD is still a CRD")
 }
 
 /// File name of a kind's CRD under `crds/`, e.g. `scim-operator.io_workspaces.yaml`.

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{create_unique, is_conflict, set_membership, stamp};
+use super::write::{self, create_unique, find, is_conflict, set_membership, stamp};
 use crate::api::{Group, GroupSpec};
 
 const UPDATE_ATTEMPTS: usize = 10;
@@ -110,20 +110,6 @@ fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a 
             _ => None,
         }
     })
-}
-
-async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<Group> {
-    if let Some(group) = state.store.read(namespace, |ns| ns.groups.get(id).cloned()) {
-        return Ok((*group).clone());
-    }
-    let found = Api::<Group>::namespaced(state.client.clone(), namespace)
-        .get_opt(id)
-        .await?;
-    let group = found
-        .filter(|g| g.metadata.deletion_timestamp.is_none())
-        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
-    state.store.record(group.clone());
-    Ok(group)
 }
 
 fn respond(state: &AppState, auth: &Authorized, group: &Group, status: StatusCode, selection: &Selection) -> Response {
@@ -461,28 +447,13 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ScimResult<StatusCode> {
     let id = &params["id"];
-    let current = find(&state, &auth.namespace, id).await?;
+    let current: Group = find(&state, &auth.namespace, id).await?;
     check_if_match(&headers, &etag(&current))?;
     let members: Vec<String> = state
         .store
         .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
     set_membership(&state, &auth.namespace, id, &members, false).await?;
-    let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
-    let version = match api.delete(id, &DeleteParams::default()).await {
-        Ok(deleted) => deleted
-            .left()
-            .and_then(|g| g.resource_version())
-            .and_then(|v| v.parse().ok()),
-        Err(kube::Error::Api(s)) if s.is_not_found() => {
-            return Err(ScimError::not_found(format!("Group {id} not found")));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state.store.forget::<Group>(
-        &auth.namespace,
-        id,
-        version.or_else(|| current.resource_version()?.parse().ok()),
-    );
+    write::delete(&state, &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");
     Ok(StatusCode::NO_CONTENT)
 }

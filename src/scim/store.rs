@@ -253,6 +253,11 @@ impl Store {
         }
     }
 
+    /// One cached object by namespace and name.
+    pub(crate) fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        K::current(&self.state.read().expect("store lock"), namespace, name).cloned()
+    }
+
     /// The Directories of a namespace, oldest first (the oldest one is the active one).
     pub fn directories(&self, namespace: &str) -> Vec<Arc<Directory>> {
         let state = self.state.read().expect("store lock");

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{create_unique, is_conflict, stamp};
+use super::write::{self, create_unique, find, is_conflict, stamp};
 use crate::api::{User, UserSpec};
 
 const UPDATE_ATTEMPTS: usize = 10;
@@ -79,19 +79,6 @@ fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a 
             _ => None,
         }
     })
-}
-
-/// The user from the cache, or from the API server when this replica has not seen it yet.
-async fn find(state: &AppState, namespace: &str, id: &str) -> ScimResult<User> {
-    if let Some(user) = state.store.read(namespace, |ns| ns.users.get(id).cloned()) {
-        return Ok((*user).clone());
-    }
-    let found = Api::<User>::namespaced(state.client.clone(), namespace)
-        .get_opt(id)
-        .await?;
-    let user = found.ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
-    state.store.record(user.clone());
-    Ok(user)
 }
 
 fn respond(
@@ -246,24 +233,9 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ScimResult<StatusCode> {
     let id = &params["id"];
-    let current = find(&state, &auth.namespace, id).await?;
+    let current: User = find(&state, &auth.namespace, id).await?;
     check_if_match(&headers, &etag(&current))?;
-    let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
-    let version = match api.delete(id, &DeleteParams::default()).await {
-        Ok(deleted) => deleted
-            .left()
-            .and_then(|u| u.resource_version())
-            .and_then(|v| v.parse().ok()),
-        Err(kube::Error::Api(s)) if s.is_not_found() => {
-            return Err(ScimError::not_found(format!("User {id} not found")));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state.store.forget::<User>(
-        &auth.namespace,
-        id,
-        version.or_else(|| current.resource_version()?.parse().ok()),
-    );
+    write::delete(&state, &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
-use kube::api::{Patch, PatchParams, PostParams};
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ScimError, ScimResult};
 use super::resource::LAST_MODIFIED;
 use super::server::AppState;
+use super::store::Cached;
 use crate::api::{User, labels};
 
 /// How many alternative names a create tries before giving up.
@@ -154,4 +156,46 @@ fn unknown_member(user: &str) -> ScimError {
         "invalidValue",
         format!("member {user:?} is not a User of this directory"),
     )
+}
+
+/// The object from the cache, or from the API server when this replica has not seen it yet
+/// (read-your-writes across replicas). Objects being deleted count as gone.
+pub(crate) async fn find<K: Cached + Resource<Scope = NamespaceResourceScope>>(
+    state: &AppState,
+    namespace: &str,
+    id: &str,
+) -> ScimResult<K> {
+    if let Some(obj) = state.store.get::<K>(namespace, id) {
+        return Ok((*obj).clone());
+    }
+    let found = Api::<K>::namespaced(state.client.clone(), namespace)
+        .get_opt(id)
+        .await?;
+    let obj = found
+        .filter(|o| o.meta().deletion_timestamp.is_none())
+        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", K::kind(&()))))?;
+    state.store.record(obj.clone());
+    Ok(obj)
+}
+
+/// Deletes an object found by [`find`] and forgets it, so a late watch event cannot revive it.
+pub(crate) async fn delete<K: Cached + Resource<Scope = NamespaceResourceScope>>(
+    state: &AppState,
+    namespace: &str,
+    current: &K,
+) -> ScimResult<()> {
+    let id = current.name_any();
+    let api = Api::<K>::namespaced(state.client.clone(), namespace);
+    let deleted_version = match api.delete(&id, &DeleteParams::default()).await {
+        Ok(deleted) => deleted.left().and_then(|o| o.resource_version()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => {
+            return Err(ScimError::not_found(format!("{} {id} not found", K::kind(&()))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let version = deleted_version
+        .or_else(|| current.resource_version())
+        .and_then(|v| v.parse().ok());
+    state.store.forget::<K>(namespace, &id, version);
+    Ok(())
 }

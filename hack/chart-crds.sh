@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Regenerates charts/scim-operator/templates/crds/ from crds/ (which `scim-operator crd --write crds`
+# generates from the Rust types). tests/helm.rs fails when the chart's copies are stale.
+#
+# The chart templates its CRDs instead of shipping them in the chart's crds/ folder: Helm installs
+# crds/ once and never upgrades them, so a new field would never reach the cluster. Each template is
+# gated by `crds.install` and annotated `helm.sh/resource-policy: keep` (uninstall keeps the CRDs and
+# with them every User, Group, Workspace and RoleBinding).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=charts/scim-operator/templates/crds
+rm -f "$out"/*.yaml
+for src in crds/*.yaml; do
+  name=$(basename "$src")
+  {
+    echo "{{- if .Values.crds.install }}"
+    echo "# Generated from crds/$name by hack/chart-crds.sh; do not edit."
+    # Drop the source's own header comment; add the keep policy and the chart's labels.
+    grep -v '^# Generated' "$src" | sed '/^metadata:$/a\
+  annotations:\
+    helm.sh/resource-policy: keep\
+  labels:\
+    {{- include "scim-operator.labels" . | nindent 4 }}'
+    echo "{{- end }}"
+  } > "$out/$name"
+done

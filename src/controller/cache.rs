@@ -1,0 +1,414 @@
+//! Watch caches (one reflector per kind, shared by every reconciler), the indexes kept beside
+//! them, and the triggers they fire: a user to re-plan, a namespace to re-summarise.
+//!
+//! One watch per kind, not one per controller: at 50,000 users a second copy of the User cache
+//! would double the memory. The caches keep running while this process is not the leader, so a
+//! new leader starts warm; triggers are only queued while leading.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedSender;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::RoleBinding as RbacBinding;
+
+use super::index::Index;
+use super::native;
+use super::{Error, Result};
+use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
+
+/// The shared caches and indexes.
+pub(crate) struct Caches {
+    pub users: Store<User>,
+    pub groups: Store<Group>,
+    pub workspaces: Store<Workspace>,
+    pub bindings: Store<RoleBinding>,
+    pub directories: Store<Directory>,
+    /// Native RBAC RoleBindings we manage (any namespace, by label).
+    pub native_bindings: Store<RbacBinding>,
+    /// Namespaces we manage for native RBAC (by label).
+    pub native_namespaces: Store<Namespace>,
+    /// Native RoleBinding (`namespace/name`, under its source namespace) → its user.
+    pub user_native_bindings: Index,
+    /// User → the ids of its groups (`spec.groups`); reversed: a group's members.
+    pub memberships: Index,
+    /// RoleBinding → its user label; reversed: a user's bindings.
+    pub user_bindings: Index,
+    pub triggers: Triggers,
+}
+
+/// The writing halves of the caches, each driven by its reflector.
+struct Writers {
+    users: Writer<User>,
+    groups: Writer<Group>,
+    workspaces: Writer<Workspace>,
+    bindings: Writer<RoleBinding>,
+    directories: Writer<Directory>,
+    native_bindings: Writer<RbacBinding>,
+    native_namespaces: Writer<Namespace>,
+}
+
+/// Where cache events send work.
+#[derive(Default)]
+pub(crate) struct Triggers {
+    /// Users to reconcile; `None` while not leading (the new leader's full pass covers them).
+    users: Mutex<Option<UnboundedSender<ObjectRef<User>>>>,
+    /// Namespaces whose workspaces, group and directory statuses need a pass.
+    dirty: Mutex<BTreeSet<String>>,
+    notify: Notify,
+}
+
+impl Triggers {
+    pub fn set_user_queue(&self, queue: Option<UnboundedSender<ObjectRef<User>>>) {
+        *self.users.lock().expect("trigger lock") = queue;
+    }
+
+    pub fn user(&self, namespace: &str, name: &str) {
+        if let Some(queue) = self.users.lock().expect("trigger lock").as_ref() {
+            let _ = queue.unbounded_send(ObjectRef::new(name).within(namespace));
+        }
+    }
+
+    pub fn namespace(&self, namespace: &str) {
+        self.dirty.lock().expect("trigger lock").insert(namespace.to_string());
+        self.notify.notify_one();
+    }
+
+    /// Waits for dirty namespaces and takes them all.
+    pub async fn dirty_namespaces(&self) -> BTreeSet<String> {
+        loop {
+            let taken = std::mem::take(&mut *self.dirty.lock().expect("trigger lock"));
+            if !taken.is_empty() {
+                return taken;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+impl Caches {
+    /// Starts one reflector per kind (all namespaces, or only `namespace`) and returns the caches;
+    /// they fill in the background (see [`Caches::ready`]).
+    pub fn start(client: &Client, namespace: Option<&str>) -> Arc<Caches> {
+        let (caches, writers) = Caches::new();
+        let caches = Arc::new(caches);
+        let all = watcher::Config::default();
+        spawn(api(client, namespace), all.clone(), writers.users, &caches, on_user);
+        spawn(api(client, namespace), all.clone(), writers.groups, &caches, on_group);
+        spawn(
+            api(client, namespace),
+            all.clone(),
+            writers.workspaces,
+            &caches,
+            on_workspace,
+        );
+        spawn(
+            api(client, namespace),
+            all.clone(),
+            writers.bindings,
+            &caches,
+            on_binding,
+        );
+        spawn(api(client, namespace), all, writers.directories, &caches, on_directory);
+        // Native RBAC lives in other namespaces: watched cluster-wide, only what we manage.
+        let ours = watcher::Config::default().labels(&native::selector(namespace));
+        spawn(
+            Api::all(client.clone()),
+            ours.clone(),
+            writers.native_bindings,
+            &caches,
+            on_native_binding,
+        );
+        spawn(
+            Api::all(client.clone()),
+            ours,
+            writers.native_namespaces,
+            &caches,
+            |_, _| {},
+        );
+        caches
+    }
+
+    /// Empty caches and the writers that fill them.
+    fn new() -> (Caches, Writers) {
+        let (users, users_w) = reflector::store();
+        let (groups, groups_w) = reflector::store();
+        let (workspaces, workspaces_w) = reflector::store();
+        let (bindings, bindings_w) = reflector::store();
+        let (directories, directories_w) = reflector::store();
+        let (native_bindings, native_bindings_w) = reflector::store();
+        let (native_namespaces, native_namespaces_w) = reflector::store();
+        let caches = Caches {
+            native_bindings,
+            native_namespaces,
+            user_native_bindings: Index::default(),
+            users,
+            groups,
+            workspaces,
+            bindings,
+            directories,
+            memberships: Index::default(),
+            user_bindings: Index::default(),
+            triggers: Triggers::default(),
+        };
+        let writers = Writers {
+            users: users_w,
+            groups: groups_w,
+            workspaces: workspaces_w,
+            bindings: bindings_w,
+            directories: directories_w,
+            native_bindings: native_bindings_w,
+            native_namespaces: native_namespaces_w,
+        };
+        (caches, writers)
+    }
+
+    /// Waits until every cache has listed once. Nothing is deleted before: a half-filled cache
+    /// would make every binding look stale (the classic false-positive prune).
+    pub async fn ready(&self) -> Result<()> {
+        let gone = |_| Error::CachesGone;
+        self.users.wait_until_ready().await.map_err(gone)?;
+        self.groups.wait_until_ready().await.map_err(gone)?;
+        self.workspaces.wait_until_ready().await.map_err(gone)?;
+        self.bindings.wait_until_ready().await.map_err(gone)?;
+        self.directories.wait_until_ready().await.map_err(gone)?;
+        self.native_bindings.wait_until_ready().await.map_err(gone)?;
+        self.native_namespaces.wait_until_ready().await.map_err(gone)?;
+        Ok(())
+    }
+
+    /// The Directory in charge of a namespace: the oldest (creationTimestamp, then name).
+    pub fn directory(&self, namespace: &str) -> Option<Arc<Directory>> {
+        directories_by_age(&self.directories, namespace).into_iter().next()
+    }
+
+    /// Every namespace holding any cached object of ours.
+    pub fn namespaces(&self) -> BTreeSet<String> {
+        let mut all = BTreeSet::new();
+        all.extend(self.users.state().iter().filter_map(|o| o.namespace()));
+        all.extend(self.groups.state().iter().filter_map(|o| o.namespace()));
+        all.extend(self.workspaces.state().iter().filter_map(|o| o.namespace()));
+        all.extend(self.bindings.state().iter().filter_map(|o| o.namespace()));
+        all.extend(self.directories.state().iter().filter_map(|o| o.namespace()));
+        all
+    }
+}
+
+/// The Directories of a namespace, oldest first (creationTimestamp, then name).
+pub(crate) fn directories_by_age(store: &Store<Directory>, namespace: &str) -> Vec<Arc<Directory>> {
+    let mut dirs = store.state_filter(|d| d.namespace().as_deref() == Some(namespace));
+    dirs.sort_by(|a, b| {
+        let age = |d: &Directory| d.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        age(a).cmp(&age(b)).then_with(|| a.name_any().cmp(&b.name_any()))
+    });
+    dirs
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// What a cache event means for the controller.
+enum Change<'a, K> {
+    /// Created (or first listed), or its generation (spec) changed.
+    Spec(&'a K),
+    /// Only metadata or status changed (e.g. our own status write).
+    Other,
+    Deleted(&'a K),
+}
+
+/// Runs one reflector; `on` interprets each event. Generations are remembered per object so that
+/// a status write (ours) is told apart from a spec change.
+fn spawn<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    caches: &Arc<Caches>,
+    on: fn(&Caches, Change<'_, K>),
+) where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let caches = Arc::downgrade(caches);
+    tokio::spawn(async move {
+        // managedFields are dropped from the cache: they are large and never read here.
+        let stream = watcher(api, config)
+            .default_backoff()
+            .modify(|o| o.managed_fields_mut().clear())
+            .reflect(writer);
+        let mut stream = std::pin::pin!(stream);
+        let mut generations: HashMap<ObjectRef<K>, Option<i64>> = HashMap::new();
+        while let Some(event) = stream.next().await {
+            let Some(caches) = caches.upgrade() else {
+                return;
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::warn!(kind = %K::kind(&()), %error, "watch failed; retrying");
+                    continue;
+                }
+            };
+            match &event {
+                watcher::Event::Init => begin_relist::<K>(&caches),
+                watcher::Event::InitDone => end_relist::<K>(&caches),
+                watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
+                    let generation = obj.meta().generation;
+                    let previous = generations.insert(ObjectRef::from_obj(obj), generation);
+                    if previous == Some(generation) {
+                        on(&caches, Change::Other);
+                    } else {
+                        on(&caches, Change::Spec(obj));
+                    }
+                }
+                watcher::Event::Delete(obj) => {
+                    generations.remove(&ObjectRef::from_obj(obj));
+                    on(&caches, Change::Deleted(obj));
+                }
+            }
+        }
+    });
+}
+
+fn begin_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
+    match K::kind(&()).as_ref() {
+        "User" => caches.memberships.begin_relist(),
+        "RoleBinding" if K::group(&()) == crate::api::GROUP => caches.user_bindings.begin_relist(),
+        "RoleBinding" => caches.user_native_bindings.begin_relist(),
+        _ => {}
+    }
+}
+
+fn end_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
+    match K::kind(&()).as_ref() {
+        "User" => caches.memberships.end_relist(),
+        "RoleBinding" if K::group(&()) == crate::api::GROUP => caches.user_bindings.end_relist(),
+        "RoleBinding" => caches.user_native_bindings.end_relist(),
+        _ => {}
+    }
+    // Whatever changed while the watch was down is settled by one pass per namespace.
+    for ns in caches.namespaces() {
+        caches.triggers.namespace(&ns);
+    }
+}
+
+fn ns_name<K: Resource>(obj: &K) -> (String, String) {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+fn on_user(caches: &Caches, change: Change<'_, User>) {
+    match change {
+        Change::Spec(user) => {
+            let (ns, name) = ns_name(user);
+            caches.memberships.set(&ns, &name, user.spec.groups.clone());
+            caches.triggers.user(&ns, &name);
+            caches.triggers.namespace(&ns);
+        }
+        Change::Other => {}
+        Change::Deleted(user) => {
+            let (ns, name) = ns_name(user);
+            caches.memberships.remove(&ns, &name);
+            // The namespace pass deletes the bindings of users that are gone.
+            caches.triggers.namespace(&ns);
+        }
+    }
+}
+
+fn on_group(caches: &Caches, change: Change<'_, Group>) {
+    let (Change::Spec(group) | Change::Deleted(group)) = change else {
+        return;
+    };
+    let (ns, name) = ns_name(group);
+    // Only the members are re-planned: one change to a group never re-plans the whole directory.
+    for user in caches.memberships.objects(&ns, &name) {
+        caches.triggers.user(&ns, &user);
+    }
+    caches.triggers.namespace(&ns);
+}
+
+fn on_directory(caches: &Caches, change: Change<'_, Directory>) {
+    let (Change::Spec(dir) | Change::Deleted(dir)) = change else {
+        return;
+    };
+    let ns = dir.namespace().unwrap_or_default();
+    // Policies, domains and role names apply to every user of the namespace.
+    for user in caches
+        .users
+        .state_filter(|u| u.namespace().as_deref() == Some(ns.as_str()))
+    {
+        caches.triggers.user(&ns, &user.name_any());
+    }
+    caches.triggers.namespace(&ns);
+}
+
+fn on_workspace(caches: &Caches, change: Change<'_, Workspace>) {
+    if let Change::Spec(ws) | Change::Deleted(ws) = change {
+        caches.triggers.namespace(&ws.namespace().unwrap_or_default());
+    }
+}
+
+fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
+    let (rb, deleted) = match change {
+        Change::Spec(rb) => (rb, false),
+        Change::Deleted(rb) => (rb, true),
+        Change::Other => return,
+    };
+    let (ns, name) = ns_name(rb);
+    let user = rb.labels().get(labels::USER).cloned();
+    if deleted {
+        caches.user_bindings.remove(&ns, &name);
+    } else {
+        caches.user_bindings.set(&ns, &name, user.iter().cloned().collect());
+    }
+    // A binding edited or deleted by someone else is put back by its user's reconcile.
+    if let Some(user) = user
+        && caches.users.get(&ObjectRef::new(&user).within(&ns)).is_some()
+    {
+        caches.triggers.user(&ns, &user);
+    }
+    // The namespace pass counts bindings (Directory status) and deletes those of users gone.
+    caches.triggers.namespace(&ns);
+}
+
+fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {
+    let (rb, deleted) = match change {
+        Change::Spec(rb) => (rb, false),
+        Change::Deleted(rb) => (rb, true),
+        Change::Other => return,
+    };
+    let Some(source) = rb.labels().get(native::SOURCE_NAMESPACE).cloned() else {
+        return;
+    };
+    let key = native::key(rb);
+    let user = rb.labels().get(labels::USER).cloned();
+    if deleted {
+        caches.user_native_bindings.remove(&source, &key);
+    } else {
+        caches
+            .user_native_bindings
+            .set(&source, &key, user.iter().cloned().collect());
+    }
+    match user {
+        Some(user) if caches.users.get(&ObjectRef::new(&user).within(&source)).is_some() => {
+            caches.triggers.user(&source, &user)
+        }
+        _ => caches.triggers.namespace(&source),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,35 @@
+//! The controller's error type; its kinds become metric labels and log fields.
+
+/// Errors of one reconcile step. A failing object is retried with backoff and never stops others.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A call to the API server failed.
+    #[error("kubernetes API call failed: {0}")]
+    Kube(#[from] kube::Error),
+    /// An object read from the cache lacks a field the API server always sets.
+    #[error("object is missing {0}")]
+    MissingField(&'static str),
+    /// The reflectors stopped, so the caches can no longer be trusted.
+    #[error("the watch caches are gone")]
+    CachesGone,
+    /// Leader election could not read or write its Lease.
+    #[error("leader election failed: {0}")]
+    Lease(String),
+}
+
+impl Error {
+    /// A short, bounded label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(status)) if status.code == 409 => "conflict",
+            Error::Kube(kube::Error::Api(_)) => "api",
+            Error::Kube(_) => "transport",
+            Error::MissingField(_) => "missing_field",
+            Error::CachesGone => "caches_gone",
+            Error::Lease(_) => "lease",
+        }
+    }
+}
+
+/// The controller's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

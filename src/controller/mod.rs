@@ -1,0 +1,340 @@
+//! The controller: turns Users and Groups into Workspaces and RoleBindings, with status.
+//!
+//! The pipeline, one way:
+//!
+//! 1. **watch** (`cache`): one reflector per kind feeds shared caches and indexes (a group's
+//!    members, a user's bindings) and fires triggers: a User spec change re-plans that user; a
+//!    Group change re-plans only its members; a Directory change re-plans its namespace's users;
+//!    any change marks its namespace for a (coalesced) namespace pass.
+//! 2. **plan** ([`crate::rules`], pure): a user's state, organisation role and workspace roles
+//!    with conflicts resolved by the directory's policy; the workspaces fed by the groups.
+//! 3. **apply** (`apply`): server-side apply with field manager `scim-operator`, only where the
+//!    desired object differs from the cached one, so a resync with no change writes nothing;
+//!    stale derived objects are deleted by label from the caches (tests run without a garbage
+//!    collector, and owner references are only a backstop), never before every cache has synced.
+//! 4. **status** ([`status`], pure builders): User, RoleBinding, Workspace, Group and Directory
+//!    statuses with kstatus conditions; an Event when a user's role conflict first appears.
+//!
+//! With a Directory's `nativeRbac`, [`native`] also gives each workspace a namespace and each
+//! workspace binding an `rbac.authorization.k8s.io` RoleBinding to a ClusterRole.
+//!
+//! Only the holder of the leader Lease ([`lease`]) reconciles. Each leadership term starts with
+//! a full pass (every namespace, then every user), then follows the triggers.
+//!
+//! Decisions:
+//! - Users are reconciled by kube-runtime's `applier` (dedup, per-object exclusion, debounce,
+//!   requeue with backoff) fed from the shared caches, rather than `Controller::watches`: that
+//!   would open a second watch of 50,000 Users per controller, and shared streams do not carry
+//!   deletions, which a group deletion must trigger.
+//! - A namespace without a Directory is planned with the default settings; with several, the
+//!   oldest is in charge and the others report `DuplicateDirectory`.
+//! - Workspace counts and conflicts come from every user's plan (the same pure function the user
+//!   reconcile applies), so a Deny-ed user, who has no binding, is still reported.
+
+mod apply;
+mod cache;
+mod error;
+mod index;
+pub mod lease;
+mod metrics;
+mod namespace;
+pub mod native;
+pub mod status;
+mod user;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::Client;
+use kube::runtime::controller::{self, Action, ReconcileRequest, applier};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+
+pub use apply::FIELD_MANAGER;
+pub use error::{Error, Result};
+pub use metrics::Metrics;
+
+use crate::api::User;
+use cache::Caches;
+use lease::LeaderElector;
+
+/// Controller settings; [`Config::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Reconcile only this namespace; every namespace when `None`.
+    pub namespace: Option<String>,
+    /// Namespace of the leader Lease.
+    pub lease_namespace: String,
+    /// Name of the leader Lease.
+    pub lease_name: String,
+    /// This candidate's identity in the Lease (e.g. the pod name).
+    pub identity: String,
+    /// How long a Lease holds without renewal.
+    pub lease_duration: Duration,
+    /// How often the leader renews, and how often a candidate retries.
+    pub renew_interval: Duration,
+    /// Every so often every object is checked again (drift repair); a no-op resync writes nothing.
+    pub resync_interval: Duration,
+    /// Users reconciled at once.
+    pub concurrency: u16,
+    /// Delay before a user is reconciled, so that a burst of triggers (a user's own write, then
+    /// the events of the bindings it created) costs one reconcile, reading caches that caught up.
+    pub debounce: Duration,
+    /// Pause after a namespace pass, so that a burst of events costs one pass, not one per event.
+    pub namespace_debounce: Duration,
+    /// Metrics, shared with `/metrics` and tests.
+    pub metrics: Metrics,
+}
+
+impl Config {
+    /// Defaults, with the Lease in `lease_namespace` and an identity from `POD_NAME` or the host.
+    pub fn new(lease_namespace: &str) -> Self {
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "scim-operator".into());
+        Config {
+            namespace: None,
+            lease_namespace: lease_namespace.to_string(),
+            lease_name: "scim-operator-leader".into(),
+            identity: format!("{identity}-{:08x}", rand::random::<u32>()),
+            lease_duration: Duration::from_secs(15),
+            renew_interval: Duration::from_secs(5),
+            resync_interval: Duration::from_secs(600),
+            concurrency: 8,
+            debounce: Duration::from_millis(250),
+            namespace_debounce: Duration::from_millis(500),
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub(crate) struct Context {
+    caches: Arc<Caches>,
+    writer: apply::Writer,
+    metrics: Metrics,
+    recorder: Recorder,
+    /// Consecutive failures per user, for exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<User>, u32>>,
+}
+
+/// Runs the controller until the process ends: caches, leader election, and, while leading, the
+/// reconcilers. Returns only on an error that cannot be retried.
+pub async fn run(client: Client, config: Config) -> Result<()> {
+    run_until(client, config, std::future::pending()).await
+}
+
+/// Like [`run`], stopping when `shutdown` resolves; the Lease is released so that another
+/// replica takes over at once.
+pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let caches = Caches::start(&client, config.namespace.as_deref());
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: Some(config.identity.clone()),
+    };
+    let ctx = Arc::new(Context {
+        caches,
+        writer: apply::Writer::new(client.clone(), config.metrics.clone()),
+        metrics: config.metrics.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        failures: Mutex::default(),
+    });
+    let elector = LeaderElector::new(
+        client,
+        &config.lease_namespace,
+        &config.lease_name,
+        &config.identity,
+        config.lease_duration,
+        config.metrics.clone(),
+    );
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // Campaign.
+        loop {
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "leader election failed; retrying"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(config.renew_interval) => {}
+            }
+        }
+        tracing::info!(identity = %config.identity, "acquired leader lease");
+        config.metrics.leader.set(1);
+        let outcome = tokio::select! {
+            result = lead(ctx.clone(), &config) => Some(result),
+            _ = hold(&elector, &config) => None,
+            _ = &mut shutdown => {
+                ctx.caches.triggers.set_user_queue(None);
+                config.metrics.leader.set(0);
+                if let Err(error) = elector.release().await {
+                    tracing::warn!(%error, "could not release the leader lease");
+                }
+                return Ok(());
+            }
+        };
+        ctx.caches.triggers.set_user_queue(None);
+        config.metrics.leader.set(0);
+        match outcome {
+            Some(result) => return result,
+            None => tracing::warn!("lost the leader lease; stopped reconciling"),
+        }
+    }
+}
+
+/// Renews the Lease; returns when it is lost or could not be renewed in time (before anyone
+/// else may take it).
+async fn hold(elector: &LeaderElector, config: &Config) {
+    let deadline = config.lease_duration.mul_f32(2.0 / 3.0);
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(config.renew_interval).await;
+        match elector.try_acquire_or_renew().await {
+            Ok(true) => renewed = tokio::time::Instant::now(),
+            Ok(false) => return,
+            Err(error) => tracing::warn!(%error, "could not renew the leader lease"),
+        }
+        if renewed.elapsed() > deadline {
+            return;
+        }
+    }
+}
+
+/// Everything the leader runs: a full pass, then the user reconciler, the namespace worker and
+/// the periodic resync. Returns only if the caches die.
+async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
+    ctx.caches.ready().await?;
+    let (queue, requests) = futures::channel::mpsc::unbounded::<ObjectRef<User>>();
+    ctx.caches.triggers.set_user_queue(Some(queue));
+    full_pass(&ctx, config.concurrency).await;
+
+    let requests = requests.map(|r| Ok::<_, Infallible>(ReconcileRequest::from(r)));
+    let users = applier(
+        |user, ctx: Arc<Context>| Box::pin(reconcile_user(user, ctx)),
+        error_policy,
+        ctx.clone(),
+        ctx.caches.users.clone(),
+        requests,
+        controller::Config::default()
+            .concurrency(config.concurrency)
+            .debounce(config.debounce),
+    )
+    .for_each(|result| async move {
+        if let Err(controller::Error::ReconcilerFailed(error, obj)) = result {
+            tracing::warn!(%error, user = %obj, "user reconcile failed; will retry");
+        }
+    });
+    let resync = async {
+        let mut tick = tokio::time::interval(config.resync_interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            enqueue_everything(&ctx);
+        }
+    };
+    tokio::join!(users, namespace_worker(&ctx, config.namespace_debounce), resync);
+    Err(Error::CachesGone)
+}
+
+async fn reconcile_user(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
+    let key = ObjectRef::from_obj(user.as_ref());
+    let result = user::reconcile(user, ctx.clone()).await;
+    if result.is_ok() {
+        ctx.failures.lock().expect("failures lock").remove(&key);
+    }
+    result
+}
+
+/// Retries a failed user with exponential backoff (1s, 2s, 4s … up to 5 minutes).
+fn error_policy(user: Arc<User>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed("User", error);
+    let mut failures = ctx.failures.lock().expect("failures lock");
+    let n = failures.entry(ObjectRef::from_obj(user.as_ref())).or_default();
+    *n = n.saturating_add(1);
+    Action::requeue(backoff(*n))
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(9)).min(Duration::from_secs(300))
+}
+
+/// Every namespace, then every user, each once. Counted in [`Metrics::resyncs`] when done.
+async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
+    for ns in ctx.caches.namespaces() {
+        if let Err(error) = namespace::reconcile(ctx, &ns).await {
+            ctx.metrics.failed("Namespace", &error);
+            tracing::warn!(%error, namespace = %ns, "namespace pass failed; will retry");
+            ctx.caches.triggers.namespace(&ns);
+        }
+    }
+    futures::stream::iter(ctx.caches.users.state())
+        .for_each_concurrent(usize::from(concurrency.max(1)), |user| async move {
+            let key = ObjectRef::from_obj(user.as_ref());
+            if let Err(error) = user::reconcile(user, ctx.clone()).await {
+                ctx.metrics.failed("User", &error);
+                tracing::warn!(%error, user = %key, "user reconcile failed; will retry");
+                ctx.caches
+                    .triggers
+                    .user(key.namespace.as_deref().unwrap_or_default(), &key.name);
+            }
+        })
+        .await;
+    ctx.metrics.full_pass_done();
+}
+
+fn enqueue_everything(ctx: &Context) {
+    for ns in ctx.caches.namespaces() {
+        ctx.caches.triggers.namespace(&ns);
+    }
+    for user in ctx.caches.users.state() {
+        let key = ObjectRef::from_obj(user.as_ref());
+        ctx.caches
+            .triggers
+            .user(key.namespace.as_deref().unwrap_or_default(), &key.name);
+    }
+}
+
+/// Runs namespace passes as namespaces are marked; a failed pass is retried with backoff.
+async fn namespace_worker(ctx: &Arc<Context>, debounce: Duration) {
+    let mut failures: HashMap<String, u32> = HashMap::new();
+    loop {
+        for ns in ctx.caches.triggers.dirty_namespaces().await {
+            match namespace::reconcile(ctx, &ns).await {
+                Ok(()) => {
+                    failures.remove(&ns);
+                }
+                Err(error) => {
+                    ctx.metrics.failed("Namespace", &error);
+                    let n = failures.entry(ns.clone()).or_default();
+                    *n = n.saturating_add(1);
+                    let delay = backoff(*n);
+                    tracing::warn!(%error, namespace = %ns, ?delay, "namespace pass failed; will retry");
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        ctx.caches.triggers.namespace(&ns);
+                    });
+                }
+            }
+        }
+        tokio::time::sleep(debounce).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(100), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,242 @@
+//! The pass over one namespace: Workspaces (spec from the groups, status from every user's plan),
+//! orphaned workspaces, Group statuses, bindings of users that are gone, and Directory statuses.
+//!
+//! It is O(users) and runs after changes are coalesced (see [`super::run`]), never once per event.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
+use super::apply::{managed_labels, metadata_matches};
+use super::cache::directories_by_age;
+use super::metrics::NamespaceLabels;
+use super::status::{DirectoryCounts, directory_status, group_status, workspace_status};
+use super::{Context, Result, native};
+use crate::api::{Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels};
+use crate::rules::{GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces};
+
+/// Reconciles one namespace.
+pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
+    ctx.caches.ready().await?;
+    let now = Time(jiff::Timestamp::now());
+    let in_ns = |o: &dyn ResourceNs| o.ns() == Some(ns);
+    let directories = directories_by_age(&ctx.caches.directories, ns);
+    let directory = directories.first();
+    let settings = directory
+        .map(|d| PlanSettings::from_directory(&d.spec))
+        .unwrap_or_default();
+    let deletion = directory.map(|d| d.spec.workspace_deletion_policy).unwrap_or_default();
+    let dir_name = directory.map(|d| d.name_any());
+
+    let groups = ctx.caches.groups.state_filter(|g| in_ns(g));
+    let index = GroupIndex::new(
+        groups
+            .iter()
+            .filter_map(|g| Some((g.metadata.name.as_deref()?, &g.spec))),
+    );
+    let planned = plan_workspaces(index.iter());
+
+    // Every user's plan, tallied per workspace: counts and conflicts come from what is planned,
+    // the same pure function the user reconcile applies.
+    let users = ctx
+        .caches
+        .users
+        .state_filter(|u| in_ns(u) && u.metadata.deletion_timestamp.is_none());
+    let mut tallies: BTreeMap<String, WorkspaceTally> = BTreeMap::new();
+    for (name, ws) in &planned {
+        tallies
+            .entry(name.clone())
+            .or_default()
+            .add_group_conflicts(&ws.group_conflicts);
+    }
+    for user in &users {
+        let id = user.name_any();
+        let plan = plan_user(&UserInput::from_spec(&id, &user.spec), |g| index.get(g), &settings);
+        for binding in &plan.workspaces {
+            tallies
+                .entry(binding.workspace.clone())
+                .or_default()
+                .add_user(&plan.user_name, binding);
+        }
+    }
+    let summaries: BTreeMap<String, WorkspaceSummary> = tallies.into_iter().map(|(k, t)| (k, t.finish())).collect();
+
+    let mut conflicts = 0;
+    for (name, ws) in &planned {
+        let summary = summaries.get(name).cloned().unwrap_or_default();
+        conflicts += summary.conflicts;
+        let collision = ws.name_collision().then_some(ws.keys.as_slice());
+        write_workspace(
+            ctx,
+            ns,
+            name,
+            &ws.spec,
+            dir_name.as_deref(),
+            Some(&summary),
+            collision,
+            &now,
+        )
+        .await?;
+    }
+
+    // Workspaces no group feeds any more.
+    let existing = ctx
+        .caches
+        .workspaces
+        .state_filter(|w| in_ns(w) && is_managed(w.labels()));
+    for ws in existing.iter().filter(|w| !planned.contains_key(&w.name_any())) {
+        match deletion {
+            WorkspaceDeletionPolicy::Delete => {
+                ctx.writer.delete::<Workspace>(ns, &ws.name_any()).await?;
+            }
+            WorkspaceDeletionPolicy::Retain => {
+                let spec = WorkspaceSpec {
+                    display_name: ws.spec.display_name.clone(),
+                    groups: Vec::new(),
+                };
+                write_workspace(ctx, ns, &ws.name_any(), &spec, dir_name.as_deref(), None, None, &now).await?;
+            }
+        }
+    }
+
+    // Groups claiming the same workspace and role, by display name: each one's rivals.
+    let mut rivals: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for conflict in planned.values().flat_map(|ws| &ws.group_conflicts) {
+        for name in &conflict.groups {
+            let others = conflict.groups.iter().filter(|g| *g != name).cloned();
+            rivals.entry(name.as_str()).or_default().extend(others);
+        }
+    }
+    for group in &groups {
+        let id = group.name_any();
+        let Some(info) = index.get(&id) else { continue };
+        let members = ctx.caches.memberships.count(ns, &id) as u32;
+        let rivals = rivals
+            .get(info.display_name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let status = group_status(
+            group.status.as_ref(),
+            info,
+            members,
+            rivals,
+            group.metadata.generation,
+            &now,
+        );
+        if group.status.as_ref() != Some(&status) {
+            ctx.writer.apply_status::<Group, _>(ns, &id, &status).await?;
+        }
+    }
+
+    // Bindings whose user is gone (deleted while we were down, or between two passes).
+    let bindings = ctx.caches.bindings.state_filter(|b| in_ns(b) && is_managed(b.labels()));
+    for rb in &bindings {
+        let user = rb.labels().get(labels::USER);
+        let exists = user.is_some_and(|u| ctx.caches.users.get(&ObjectRef::<User>::new(u).within(ns)).is_some());
+        if !exists {
+            ctx.writer.delete::<RoleBinding>(ns, &rb.name_any()).await?;
+        }
+    }
+
+    native::prune_orphans(ctx, ns).await?;
+
+    let counts = DirectoryCounts {
+        users: users.len() as u32,
+        groups: groups.len() as u32,
+        workspaces: planned.len() as u32,
+        role_bindings: bindings.len() as u32,
+        conflicts,
+    };
+    write_directories(ctx, ns, &directories, &counts, &now).await?;
+    ctx.metrics
+        .conflicts
+        .get_or_create(&NamespaceLabels {
+            namespace: ns.to_string(),
+        })
+        .set(conflicts as i64);
+    ctx.metrics.set_objects(ns, "User", counts.users);
+    ctx.metrics.set_objects(ns, "Group", counts.groups);
+    ctx.metrics.set_objects(ns, "Workspace", counts.workspaces);
+    ctx.metrics.set_objects(ns, "RoleBinding", counts.role_bindings);
+    ctx.metrics.reconciled("Namespace");
+    Ok(())
+}
+
+/// Applies a Workspace's spec and status where they differ from the cache.
+#[allow(clippy::too_many_arguments)]
+async fn write_workspace(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    spec: &WorkspaceSpec,
+    directory: Option<&str>,
+    summary: Option<&WorkspaceSummary>,
+    collision: Option<&[String]>,
+    now: &Time,
+) -> Result<()> {
+    let mut ws = Workspace::new(name, spec.clone());
+    ws.metadata.namespace = Some(ns.to_string());
+    ws.metadata.labels = Some(managed_labels(directory));
+    let cached = ctx.caches.workspaces.get(&ObjectRef::new(name).within(ns));
+    let stored = match cached {
+        Some(c) if c.spec == ws.spec && metadata_matches(c.as_ref(), &ws) => c,
+        _ => Arc::new(ctx.writer.apply(&ws).await?),
+    };
+    let status = workspace_status(
+        stored.status.as_ref(),
+        summary,
+        collision,
+        stored.metadata.generation,
+        now,
+    );
+    if stored.status.as_ref() != Some(&status) {
+        ctx.writer.apply_status::<Workspace, _>(ns, name, &status).await?;
+    }
+    Ok(())
+}
+
+/// The oldest Directory is in charge; any other is reported as a duplicate.
+async fn write_directories(
+    ctx: &Context,
+    ns: &str,
+    directories: &[Arc<Directory>],
+    counts: &DirectoryCounts,
+    now: &Time,
+) -> Result<()> {
+    let oldest = directories.first().map(|d| d.name_any());
+    for (i, dir) in directories.iter().enumerate() {
+        let older = (i > 0).then_some(oldest.as_deref()).flatten();
+        let name = dir.name_any();
+        let status = directory_status(
+            dir.status.as_ref(),
+            ns,
+            &name,
+            older,
+            counts,
+            dir.metadata.generation,
+            now,
+        );
+        if dir.status.as_ref() != Some(&status) {
+            ctx.writer.apply_status::<Directory, _>(ns, &name, &status).await?;
+        }
+    }
+    Ok(())
+}
+
+fn is_managed(meta_labels: &BTreeMap<String, String>) -> bool {
+    meta_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER)
+}
+
+/// The namespace of any cached object, for filters.
+trait ResourceNs {
+    fn ns(&self) -> Option<&str>;
+}
+
+impl<K: kube::Resource> ResourceNs for K {
+    fn ns(&self) -> Option<&str> {
+        self.meta().namespace.as_deref()
+    }
+}

@@ -1,0 +1,365 @@
+//! Pure status builders: from a plan and the previous status to the status to write. Conditions
+//! keep their `lastTransitionTime` when unchanged, so equal input gives an equal status and the
+//! write is skipped.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::api::ConflictPolicy;
+use crate::api::{
+    DirectoryStatus, GroupStatus, Role, RoleBindingStatus, UserStatus, WorkspaceStatus, condition, set_condition,
+};
+use crate::rules::{self, DesiredBinding, GroupInfo, GroupKind, UserPlan, UserState, WorkspaceSummary};
+
+/// Condition reasons the controller sets (the rules module names the per-user and per-group ones).
+pub mod reason {
+    /// RoleBinding: applied.
+    pub const BOUND: &str = "Bound";
+    /// Group: not a `ws-{group}-role-{role}` group.
+    pub const PLAIN_GROUP: &str = "PlainGroup";
+    /// Workspace: fed by at least one group.
+    pub const PROVISIONED: &str = "Provisioned";
+    /// Workspace: no group feeds it any more; kept under `workspaceDeletionPolicy: Retain`.
+    pub const ORPHANED: &str = "Orphaned";
+    /// Directory: in charge of its namespace.
+    pub const READY: &str = "Ready";
+    /// Directory: an older Directory in the namespace is in charge.
+    pub const DUPLICATE_DIRECTORY: &str = "DuplicateDirectory";
+    /// Event reason when a user's conflict first appears.
+    pub const ROLE_CONFLICT: &str = "RoleConflict";
+}
+
+/// The conditions of `previous`, for [`set_condition`].
+fn prev(conditions: Option<&Vec<Condition>>) -> &[Condition] {
+    conditions.map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The message of the User `Conflict` condition: one sentence per workspace in conflict.
+pub fn user_conflict_message(plan: &UserPlan, policy: ConflictPolicy) -> String {
+    plan.conflicts()
+        .map(|ws| ws.conflict_message(policy))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A User's status from its plan.
+pub fn user_status(
+    previous: Option<&UserStatus>,
+    plan: &UserPlan,
+    policy: ConflictPolicy,
+    generation: Option<i64>,
+    now: &Time,
+) -> UserStatus {
+    let old = prev(previous.map(|s| &s.conditions));
+    let mut conditions = Vec::new();
+    // Suspended is a settled state, not a failure; outside the allowed domains needs an admin.
+    let ready = !matches!(plan.state, UserState::DomainNotAllowed(_));
+    let mut message = plan.state.message();
+    if plan.unknown_groups > 0 {
+        message.push_str(&format!(
+            "; {} group id(s) in spec.groups are not known yet",
+            plan.unknown_groups
+        ));
+    }
+    set_condition(
+        &mut conditions,
+        old,
+        condition::READY,
+        ready,
+        plan.state.reason(),
+        message,
+        generation,
+        now,
+    );
+    let conflict = plan.has_conflict();
+    let (reason, message) = if conflict {
+        (rules::reason::CONFLICT, user_conflict_message(plan, policy))
+    } else {
+        (rules::reason::NO_CONFLICT, String::new())
+    };
+    set_condition(
+        &mut conditions,
+        old,
+        condition::CONFLICT,
+        conflict,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    let workspaces = plan.workspace_roles();
+    UserStatus {
+        observed_generation: generation,
+        conditions,
+        org_role: plan.org_role,
+        workspace_count: workspaces.iter().filter(|w| w.role.is_some()).count() as u32,
+        workspaces,
+    }
+}
+
+/// A RoleBinding's status.
+pub fn binding_status(
+    previous: Option<&RoleBindingStatus>,
+    binding: &DesiredBinding,
+    conflict_message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> RoleBindingStatus {
+    let old = prev(previous.map(|s| &s.conditions));
+    let mut conditions = Vec::new();
+    let role = binding.spec.role;
+    let target = binding
+        .spec
+        .workspace
+        .as_deref()
+        .map_or("the organisation".to_string(), |w| format!("workspace {w:?}"));
+    set_condition(
+        &mut conditions,
+        old,
+        condition::READY,
+        true,
+        reason::BOUND,
+        format!("bound as {role} in {target}"),
+        generation,
+        now,
+    );
+    let (why, message) = if binding.conflict {
+        (rules::reason::CONFLICT, conflict_message.to_string())
+    } else {
+        (rules::reason::NO_CONFLICT, String::new())
+    };
+    set_condition(
+        &mut conditions,
+        old,
+        condition::CONFLICT,
+        binding.conflict,
+        why,
+        message,
+        generation,
+        now,
+    );
+    RoleBindingStatus {
+        observed_generation: generation,
+        conditions,
+        source_groups: binding.source_groups.clone(),
+        conflict: binding.conflict,
+    }
+}
+
+/// A Workspace's status; `summary` is `None` for an orphaned workspace.
+pub fn workspace_status(
+    previous: Option<&WorkspaceStatus>,
+    summary: Option<&WorkspaceSummary>,
+    collision: Option<&[String]>,
+    generation: Option<i64>,
+    now: &Time,
+) -> WorkspaceStatus {
+    let old = prev(previous.map(|s| &s.conditions));
+    let mut conditions = Vec::new();
+    let empty = WorkspaceSummary::default();
+    let s = summary.unwrap_or(&empty);
+    match (summary, collision) {
+        (None, _) => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            false,
+            reason::ORPHANED,
+            "no group feeds this workspace any more; kept because the directory's workspaceDeletionPolicy is Retain",
+            generation,
+            now,
+        ),
+        (Some(_), Some(keys)) => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            false,
+            rules::reason::NAME_COLLISION,
+            format!("different workspace names share this object name: {}", keys.join(", ")),
+            generation,
+            now,
+        ),
+        (Some(_), None) => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            true,
+            reason::PROVISIONED,
+            format!("{} admins, {} managers, {} members", s.admins, s.managers, s.members),
+            generation,
+            now,
+        ),
+    }
+    let conflict = s.conflicts > 0;
+    let (why, message) = if conflict {
+        let first: Vec<String> = s
+            .conflict_details
+            .iter()
+            .take(3)
+            .map(|c| match &c.user_name {
+                Some(user) => format!("{user} in {}", c.groups.join(" and ")),
+                None => format!("groups {} claim one role", c.groups.join(" and ")),
+            })
+            .collect();
+        (
+            rules::reason::CONFLICT,
+            format!("{} conflict(s): {}", s.conflicts, first.join("; ")),
+        )
+    } else {
+        (rules::reason::NO_CONFLICT, String::new())
+    };
+    set_condition(
+        &mut conditions,
+        old,
+        condition::CONFLICT,
+        conflict,
+        why,
+        message,
+        generation,
+        now,
+    );
+    WorkspaceStatus {
+        observed_generation: generation,
+        conditions,
+        admins: s.admins,
+        managers: s.managers,
+        members: s.members,
+        conflicts: s.conflicts,
+        conflict_details: s.conflict_details.clone(),
+        orphaned: summary.is_none(),
+    }
+}
+
+/// A Group's status: what it feeds (or why it is plain), its member count, and the other groups
+/// claiming the same workspace and role (`rivals`; a conflict when not empty).
+pub fn group_status(
+    previous: Option<&GroupStatus>,
+    info: &GroupInfo,
+    member_count: u32,
+    rivals: &[String],
+    generation: Option<i64>,
+    now: &Time,
+) -> GroupStatus {
+    let old = prev(previous.map(|s| &s.conditions));
+    let mut conditions = Vec::new();
+    let (workspace, role): (Option<String>, Option<Role>) = match info.workspace() {
+        Some((ws, role)) => (Some(ws.to_string()), Some(role)),
+        None => (None, None),
+    };
+    match &info.kind {
+        GroupKind::Workspace { group, role } => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            true,
+            rules::reason::WORKSPACE_GROUP,
+            format!("feeds workspace {group:?} as {role}"),
+            generation,
+            now,
+        ),
+        GroupKind::Plain { reason: why } => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            true,
+            reason::PLAIN_GROUP,
+            format!("plain group ({}: {why}); kept, no bindings", why.reason()),
+            generation,
+            now,
+        ),
+    }
+    let (why, message) = match (&workspace, role) {
+        (Some(ws), Some(role)) if !rivals.is_empty() => (
+            rules::reason::CONFLICT,
+            format!("also grants {role} in workspace {ws:?}: {}", rivals.join(", ")),
+        ),
+        _ => (rules::reason::NO_CONFLICT, String::new()),
+    };
+    set_condition(
+        &mut conditions,
+        old,
+        condition::CONFLICT,
+        !rivals.is_empty(),
+        why,
+        message,
+        generation,
+        now,
+    );
+    GroupStatus {
+        observed_generation: generation,
+        conditions,
+        workspace,
+        role,
+        member_count,
+    }
+}
+
+/// Counts shown in a Directory status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DirectoryCounts {
+    /// Users in the namespace.
+    pub users: u32,
+    /// Groups in the namespace.
+    pub groups: u32,
+    /// Workspaces fed by at least one group.
+    pub workspaces: u32,
+    /// RoleBindings (custom resources) in the namespace.
+    pub role_bindings: u32,
+    /// Conflicts over every workspace.
+    pub conflicts: u32,
+}
+
+/// A Directory's status; `in_charge` names the older Directory when this one is a duplicate.
+pub fn directory_status(
+    previous: Option<&DirectoryStatus>,
+    namespace: &str,
+    name: &str,
+    older: Option<&str>,
+    counts: &DirectoryCounts,
+    generation: Option<i64>,
+    now: &Time,
+) -> DirectoryStatus {
+    let old = prev(previous.map(|s| &s.conditions));
+    let mut conditions = Vec::new();
+    match older {
+        None => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            true,
+            reason::READY,
+            format!("serving SCIM at /scim/v2/{namespace}/{name}"),
+            generation,
+            now,
+        ),
+        Some(older) => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            false,
+            reason::DUPLICATE_DIRECTORY,
+            format!(
+                "namespace {namespace:?} already has Directory {older:?} (older); a namespace holds at most one Directory, so this one is ignored"
+            ),
+            generation,
+            now,
+        ),
+    }
+    let counts = if older.is_some() {
+        DirectoryCounts::default()
+    } else {
+        counts.clone()
+    };
+    DirectoryStatus {
+        observed_generation: generation,
+        conditions,
+        scim_base_url: older.is_none().then(|| format!("/scim/v2/{namespace}/{name}")),
+        users: counts.users,
+        groups: counts.groups,
+        workspaces: counts.workspaces,
+        role_bindings: counts.role_bindings,
+        conflicts: counts.conflicts,
+    }
+}
+
+#[cfg(test)]
+mod tests;

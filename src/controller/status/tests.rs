@@ -1,0 +1,127 @@
+use super::*;
+use crate::api::UserSpec;
+use crate::rules::{PlanSettings, UserInput, plan_user};
+
+fn now() -> Time {
+    Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())
+}
+
+fn plan(groups: &[(&str, &str)], user_groups: &[&str], active: bool) -> UserPlan {
+    let infos: std::collections::HashMap<String, GroupInfo> = groups
+        .iter()
+        .map(|(id, dn)| (id.to_string(), GroupInfo::new(dn)))
+        .collect();
+    let spec = UserSpec {
+        user_name: "alice@example.com".into(),
+        active,
+        groups: user_groups.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    plan_user(
+        &UserInput::from_spec("u1", &spec),
+        |id| infos.get(id),
+        &PlanSettings::default(),
+    )
+}
+
+#[test]
+fn user_status_is_stable_across_resyncs() {
+    let p = plan(
+        &[("g1", "ws-Sales-role-admin"), ("g2", "ws-Sales-role-member")],
+        &["g1", "g2"],
+        true,
+    );
+    let first = user_status(None, &p, ConflictPolicy::LeastPrivilege, Some(1), &now());
+    let later = Time(jiff::Timestamp::from_second(1_900_000_000).unwrap());
+    let second = user_status(Some(&first), &p, ConflictPolicy::LeastPrivilege, Some(1), &later);
+    assert_eq!(first, second, "an unchanged plan must give an identical status");
+    let conflict = first
+        .conditions
+        .iter()
+        .find(|c| c.type_ == condition::CONFLICT)
+        .unwrap();
+    assert_eq!(conflict.status, "True");
+    assert!(conflict.message.contains("ws-Sales-role-admin"), "{}", conflict.message);
+    assert_eq!(first.workspaces[0].role, Some(Role::Member));
+}
+
+#[test]
+fn suspended_user_has_no_role_and_says_why() {
+    let p = plan(&[("g1", "ws-Sales-role-admin")], &["g1"], false);
+    let status = user_status(None, &p, ConflictPolicy::LeastPrivilege, Some(2), &now());
+    assert_eq!(status.org_role, None);
+    assert_eq!(status.workspace_count, 0);
+    let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
+    assert_eq!(ready.reason, rules::reason::SUSPENDED);
+}
+
+#[test]
+fn plain_group_reason_and_member_count() {
+    let status = group_status(None, &GroupInfo::new("Engineering"), 3, &[], Some(1), &now());
+    assert_eq!(status.workspace, None);
+    assert_eq!(status.member_count, 3);
+    let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", reason::PLAIN_GROUP)
+    );
+}
+
+#[test]
+fn duplicate_directory_is_not_ready_and_names_the_older_one() {
+    let status = directory_status(
+        None,
+        "ns",
+        "second",
+        Some("first"),
+        &DirectoryCounts {
+            users: 5,
+            ..Default::default()
+        },
+        Some(1),
+        &now(),
+    );
+    let ready = &status.conditions[0];
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", reason::DUPLICATE_DIRECTORY)
+    );
+    assert!(ready.message.contains("\"first\""));
+    assert_eq!(status.users, 0);
+    assert_eq!(status.scim_base_url, None);
+}
+
+#[test]
+fn orphaned_workspace_status() {
+    let status = workspace_status(None, None, None, Some(1), &now());
+    assert!(status.orphaned);
+    assert_eq!(
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == condition::READY)
+            .unwrap()
+            .reason,
+        reason::ORPHANED
+    );
+}
+
+#[test]
+fn a_group_sharing_its_workspace_role_is_in_conflict() {
+    let rivals = vec!["ws-sales-role-admin".to_string()];
+    let status = group_status(
+        None,
+        &GroupInfo::new("ws-Sales-role-admin"),
+        0,
+        &rivals,
+        Some(1),
+        &now(),
+    );
+    let conflict = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == condition::CONFLICT)
+        .unwrap();
+    assert_eq!(conflict.status, "True");
+    assert!(conflict.message.contains("ws-sales-role-admin"), "{}", conflict.message);
+}

@@ -1,0 +1,159 @@
+//! Reconcile of one User: plan (pure rules) → apply its RoleBindings → delete its stale ones →
+//! write its status, and publish an Event when a role conflict first appears.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use super::apply::{managed_labels, metadata_matches};
+use super::status::{binding_status, reason, user_conflict_message, user_status};
+use super::{Context, Error, Result, native};
+use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels};
+use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
+
+/// Reconciles one User. Called by the controller runtime, never twice at once for one user.
+pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
+    ctx.caches.ready().await?;
+    let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let id = user.name_any();
+    let directory = ctx.caches.directory(&ns);
+    let settings = directory
+        .as_ref()
+        .map(|d| PlanSettings::from_directory(&d.spec))
+        .unwrap_or_default();
+    let dir_name = directory.as_ref().map(|d| d.name_any());
+
+    // Only this user's groups are parsed: planning one user never walks the whole directory.
+    let infos: HashMap<&str, GroupInfo> = user
+        .spec
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let group = ctx.caches.groups.get(&ObjectRef::new(g).within(&ns))?;
+            Some((g.as_str(), GroupInfo::from(&group.spec)))
+        })
+        .collect();
+    let plan = plan_user(&UserInput::from_spec(&id, &user.spec), |g| infos.get(g), &settings);
+    let now = Time(jiff::Timestamp::now());
+
+    let desired = apply_bindings(
+        &ctx,
+        &user,
+        &ns,
+        dir_name.as_deref(),
+        &plan,
+        settings.conflict_policy,
+        &now,
+    )
+    .await?;
+    // Anything else labelled with this user is stale (left a workspace, suspended, ...).
+    for name in ctx.caches.user_bindings.objects(&ns, &id) {
+        if !desired.contains(&name) {
+            ctx.writer.delete::<RoleBinding>(&ns, &name).await?;
+        }
+    }
+    native::reconcile_user(&ctx, &ns, directory.as_ref(), &plan).await?;
+
+    let status = user_status(
+        user.status.as_ref(),
+        &plan,
+        settings.conflict_policy,
+        user.metadata.generation,
+        &now,
+    );
+    if user.status.as_ref() != Some(&status) {
+        ctx.writer.apply_status::<User, _>(&ns, &id, &status).await?;
+    }
+    publish_conflict(&ctx, &user, &plan, settings.conflict_policy).await;
+    ctx.metrics.reconciled("User");
+    Ok(Action::await_change())
+}
+
+/// Applies each desired binding whose spec, metadata or status differs from the cache; returns
+/// the desired names.
+async fn apply_bindings(
+    ctx: &Context,
+    user: &User,
+    ns: &str,
+    directory: Option<&str>,
+    plan: &UserPlan,
+    policy: ConflictPolicy,
+    now: &Time,
+) -> Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for binding in plan.bindings() {
+        let mut rb = RoleBinding::new(&binding.name, binding.spec.clone());
+        rb.metadata.namespace = Some(ns.to_string());
+        let mut labels = managed_labels(directory);
+        labels.insert(labels::USER.into(), plan.user.clone());
+        if let Some(ws) = &binding.spec.workspace {
+            labels.insert(labels::WORKSPACE.into(), ws.clone());
+        }
+        rb.metadata.labels = Some(labels);
+        // A backstop for real clusters; the controller deletes bindings itself (no GC in tests).
+        rb.metadata.owner_references = user.controller_owner_ref(&()).map(|o| vec![o]);
+
+        let cached = ctx.caches.bindings.get(&ObjectRef::new(&binding.name).within(ns));
+        let stored = match cached {
+            Some(c) if c.spec == rb.spec && metadata_matches(c.as_ref(), &rb) => c,
+            _ => Arc::new(ctx.writer.apply(&rb).await?),
+        };
+        let message = binding
+            .spec
+            .workspace
+            .as_deref()
+            .and_then(|w| plan.workspaces.iter().find(|b| b.workspace == w))
+            .map(|b| b.conflict_message(policy))
+            .unwrap_or_default();
+        let status = binding_status(
+            stored.status.as_ref(),
+            &binding,
+            &message,
+            stored.metadata.generation,
+            now,
+        );
+        if stored.status.as_ref() != Some(&status) {
+            ctx.writer
+                .apply_status::<RoleBinding, _>(ns, &binding.name, &status)
+                .await?;
+        }
+        names.insert(binding.name);
+    }
+    Ok(names)
+}
+
+/// Publishes a `RoleConflict` Event when the user's conflict is new: the Conflict condition in
+/// the cached status was not already True with the same message. Resyncs and restarts are quiet.
+async fn publish_conflict(ctx: &Context, user: &User, plan: &UserPlan, policy: ConflictPolicy) {
+    if !plan.has_conflict() {
+        return;
+    }
+    let message = user_conflict_message(plan, policy);
+    let known = user
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == condition::CONFLICT))
+        .is_some_and(|c| c.status == "True" && c.message == message);
+    if known {
+        return;
+    }
+    let mut note = message;
+    note.truncate(1000);
+    let event = Event {
+        type_: EventType::Warning,
+        reason: reason::ROLE_CONFLICT.into(),
+        note: Some(note),
+        action: "BindRoles".into(),
+        secondary: None,
+    };
+    ctx.metrics.write("Event", "create");
+    if let Err(error) = ctx.recorder.publish(&event, &user.object_ref(&())).await {
+        // An Event is best effort: the conflict is in the statuses and the metric either way.
+        tracing::warn!(%error, user = %user.name_any(), "could not publish RoleConflict event");
+    }
+}
