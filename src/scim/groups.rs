@@ -422,7 +422,7 @@ async fn patch_members(
     headers: &HeaderMap,
     ops: &[MemberOp],
 ) -> ScimResult<StatusCode> {
-    let current = find(state, &auth.namespace, id).await?;
+    let current: Group = find(state, &auth.namespace, id).await?;
     check_if_match(headers, &etag(&current))?;
     let (added, removed) = state.store.read(&auth.namespace, |ns| {
         member_delta(ops, |user| {

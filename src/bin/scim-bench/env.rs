@@ -125,11 +125,13 @@ impl Operator {
             .await?)
     }
 
-    /// Whether this build runs the controller (it then exports the leader gauge).
-    pub async fn has_controller(&self) -> bool {
-        self.metrics()
-            .await
-            .is_ok_and(|m| m.lines().any(|l| l.starts_with("scim_operator_leader")))
+    /// The controller's leader gauge (`…_leader`), `None` when this build runs no controller.
+    pub async fn leader(&self) -> Option<f64> {
+        let metrics = self.metrics().await.ok()?;
+        metrics.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            name.ends_with("_leader").then(|| value.trim().parse().ok())?
+        })
     }
 
     /// SIGTERM (the operator releases its Lease and drains), then waits up to 30 s, then kills.

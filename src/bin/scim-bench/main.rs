@@ -200,7 +200,9 @@ async fn bench(args: &Args) -> anyhow::Result<Report> {
     let log_dir = std::env::temp_dir().join(format!("scim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&log_dir)?;
     let operator = Operator::start(&operator_bin, &cp, &log_dir, 1).await?;
-    let controller = operator.has_controller().await;
+    // The gauge appears once the controller has started campaigning.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let controller = operator.leader().await.is_some();
     eprintln!(
         "scim-bench: operator pid {} ({}), logs in {}",
         operator.pid(),
@@ -721,13 +723,7 @@ impl Bench {
         old.stop().await;
         let started = Instant::now();
         // The new process leads once the old one released the Lease; its first act is a full pass.
-        while !self
-            .operator
-            .metrics()
-            .await?
-            .lines()
-            .any(|l| l == "scim_operator_leader 1")
-        {
+        while self.operator.leader().await != Some(1.0) {
             if started.elapsed() > Duration::from_secs(60) {
                 bail!("the restarted operator never became leader");
             }
