@@ -120,6 +120,6 @@ mod tests {
         assert_eq!(d.total(), 14);
         assert_eq!(d.writes_to("users"), 7);
         assert_eq!(d.writes_to("users/status"), 2);
-        assert_eq!(d.breakdown(), "users POST=7, users/status APPLY=2, reads=5");
+        assert_eq!(d.breakdown(), "users/status APPLY=2, users POST=7, reads=5");
     }
 }
