@@ -80,14 +80,18 @@ pub async fn run(
     ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     let shutdown = shutdown.boxed().shared();
+    let store = Store::default();
+    // With a controller, its watch caches feed the store: one copy of every User, not two.
     let controller_config = (!args.no_controller).then(|| {
-        let config = controller::Config::new(&args.lease_namespace);
+        let mut config = controller::Config::new(&args.lease_namespace);
         config.metrics.register(&mut metrics.registry);
+        config.scim_store = Some(store.clone());
         config
     });
+    if controller_config.is_none() {
+        tokio::spawn(store.clone().run(client.clone()));
+    }
     let metrics = Arc::new(metrics);
-    let store = Store::default();
-    tokio::spawn(store.clone().run(client.clone()));
     let state = AppState {
         client: client.clone(),
         store: store.clone(),

@@ -2,11 +2,14 @@
 //! them, and the triggers they fire: a user to re-plan, a namespace to re-summarise.
 //!
 //! One watch per kind, not one per controller: at 50,000 users a second copy of the User cache
-//! would double the memory. The caches keep running while this process is not the leader, so a
-//! new leader starts warm; triggers are only queued while leading.
+//! would double the memory. For the same reason the SCIM endpoint's store, when it runs in this
+//! process, is fed from here (Users, Groups, Directories) with the very `Arc`s cached here. The
+//! caches keep running while this process is not the leader, so a new leader starts warm;
+//! triggers are only queued while leading.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -25,6 +28,7 @@ use super::index::Index;
 use super::native;
 use super::{Error, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
+use crate::scim::store::{Cached, Store as ScimStore};
 
 /// The shared caches and indexes.
 pub(crate) struct Caches {
@@ -97,44 +101,22 @@ impl Triggers {
 
 impl Caches {
     /// Starts one reflector per kind (all namespaces, or only `namespace`) and returns the caches;
-    /// they fill in the background (see [`Caches::ready`]).
-    pub fn start(client: &Client, namespace: Option<&str>) -> Arc<Caches> {
+    /// they fill in the background (see [`Caches::ready`]). Users, Groups and Directories are
+    /// passed on to `scim`, the SCIM endpoint's store, when there is one.
+    pub fn start(client: &Client, namespace: Option<&str>, scim: Option<ScimStore>) -> Arc<Caches> {
         let (caches, writers) = Caches::new();
         let caches = Arc::new(caches);
         let all = watcher::Config::default();
-        spawn(api(client, namespace), all.clone(), writers.users, &caches, on_user);
-        spawn(api(client, namespace), all.clone(), writers.groups, &caches, on_group);
-        spawn(
-            api(client, namespace),
-            all.clone(),
-            writers.workspaces,
-            &caches,
-            on_workspace,
-        );
-        spawn(
-            api(client, namespace),
-            all.clone(),
-            writers.bindings,
-            &caches,
-            on_binding,
-        );
-        spawn(api(client, namespace), all, writers.directories, &caches, on_directory);
+        let w = writers;
+        spawn(api(client, namespace), &all, w.users, &caches, share(scim.clone()));
+        spawn(api(client, namespace), &all, w.groups, &caches, share(scim.clone()));
+        spawn(api(client, namespace), &all, w.workspaces, &caches, keep());
+        spawn(api(client, namespace), &all, w.bindings, &caches, keep());
+        spawn(api(client, namespace), &all, w.directories, &caches, share(scim));
         // Native RBAC lives in other namespaces: watched cluster-wide, only what we manage.
         let ours = watcher::Config::default().labels(&native::selector(namespace));
-        spawn(
-            Api::all(client.clone()),
-            ours.clone(),
-            writers.native_bindings,
-            &caches,
-            on_native_binding,
-        );
-        spawn(
-            Api::all(client.clone()),
-            ours,
-            writers.native_namespaces,
-            &caches,
-            |_, _| {},
-        );
+        spawn(Api::all(client.clone()), &ours, w.native_bindings, &caches, keep());
+        spawn(Api::all(client.clone()), &ours, w.native_namespaces, &caches, keep());
         caches
     }
 
@@ -232,26 +214,61 @@ enum Change<'a, K> {
     Deleted(&'a K),
 }
 
-/// Runs one reflector; `on` interprets each event. Generations are remembered per object so that
-/// a status write (ours) is told apart from a spec change.
-fn spawn<K>(
+/// Passes a kind's watch events on to the SCIM store, with the `Arc`s of the kind's cache.
+type Share<K> = Box<dyn Fn(&Store<K>, &watcher::Event<K>) + Send + Sync>;
+
+/// Events of a kind stay here.
+fn keep<K: Resource<DynamicType = ()> + 'static>() -> Share<K> {
+    Box::new(|_, _| {})
+}
+
+/// Events of a kind also go to the SCIM store, if there is one.
+fn share<K: Cached>(scim: Option<ScimStore>) -> Share<K> {
+    let Some(scim) = scim else {
+        return keep();
+    };
+    Box::new(move |cache, event| match event {
+        // The reflector has stored the object by now: hand over its `Arc`, not a copy.
+        watcher::Event::Apply(obj) => {
+            if let Some(shared) = cache.get(&ObjectRef::from_obj(obj)) {
+                scim.applied(shared);
+            }
+        }
+        watcher::Event::Delete(obj) => scim.deleted(obj),
+        watcher::Event::InitDone => scim.relisted(cache.state()),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    })
+}
+
+/// Runs one reflector into `writer`; [`Watched::on`] interprets each event and `share` passes it
+/// on. A spec change is told apart from a status write (ours) by the generation.
+fn spawn<K: Watched>(
     api: Api<K>,
-    config: watcher::Config,
+    config: &watcher::Config,
     writer: reflector::store::Writer<K>,
     caches: &Arc<Caches>,
-    on: fn(&Caches, Change<'_, K>),
-) where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-{
+    share: Share<K>,
+) {
+    let cache = K::cache(caches).clone();
     let caches = Arc::downgrade(caches);
+    let config = config.clone();
     tokio::spawn(async move {
-        // managedFields are dropped from the cache: they are large and never read here.
+        // Whether the event about to be cached changes the generation of the cached object; read
+        // before the reflector replaces it, so no second map of 50,000 generations is kept.
+        let spec_changed = Arc::new(AtomicBool::new(false));
+        let compare = spec_changed.clone();
         let stream = watcher(api, config)
             .default_backoff()
-            .modify(|o| o.managed_fields_mut().clear())
+            .modify(K::slim)
+            .inspect(move |event| {
+                if let Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) = event {
+                    let cached = cache.get(&ObjectRef::from_obj(obj));
+                    let changed = cached.is_none_or(|c| c.meta().generation != obj.meta().generation);
+                    compare.store(changed, Ordering::Relaxed);
+                }
+            })
             .reflect(writer);
         let mut stream = std::pin::pin!(stream);
-        let mut generations: HashMap<ObjectRef<K>, Option<i64>> = HashMap::new();
         while let Some(event) = stream.next().await {
             let Some(caches) = caches.upgrade() else {
                 return;
@@ -263,25 +280,75 @@ fn spawn<K>(
                     continue;
                 }
             };
+            share(K::cache(&caches), &event);
             match &event {
                 watcher::Event::Init => begin_relist::<K>(&caches),
                 watcher::Event::InitDone => end_relist::<K>(&caches),
                 watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
-                    let generation = obj.meta().generation;
-                    let previous = generations.insert(ObjectRef::from_obj(obj), generation);
-                    if previous == Some(generation) {
-                        on(&caches, Change::Other);
+                    if spec_changed.load(Ordering::Relaxed) {
+                        K::on(&caches, Change::Spec(obj));
                     } else {
-                        on(&caches, Change::Spec(obj));
+                        K::on(&caches, Change::Other);
                     }
                 }
-                watcher::Event::Delete(obj) => {
-                    generations.remove(&ObjectRef::from_obj(obj));
-                    on(&caches, Change::Deleted(obj));
-                }
+                watcher::Event::Delete(obj) => K::on(&caches, Change::Deleted(obj)),
             }
         }
     });
+}
+
+/// A kind the controller watches: its cache, what its events mean, and what its cached objects
+/// need not keep (at 50,000 users every field of every cached object counts).
+trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
+    fn cache(caches: &Caches) -> &Store<Self>;
+    fn on(caches: &Caches, change: Change<'_, Self>);
+    /// managedFields are the largest part of most objects and never read here.
+    fn slim(&mut self) {
+        self.managed_fields_mut().clear();
+    }
+}
+
+macro_rules! watched {
+    ($kind:ty, $cache:ident, $on:expr) => {
+        impl Watched for $kind {
+            fn cache(caches: &Caches) -> &Store<Self> {
+                &caches.$cache
+            }
+            fn on(caches: &Caches, change: Change<'_, Self>) {
+                $on(caches, change)
+            }
+        }
+    };
+}
+
+watched!(User, users, on_user);
+watched!(Group, groups, on_group);
+watched!(Workspace, workspaces, on_workspace);
+watched!(Directory, directories, on_directory);
+watched!(RbacBinding, native_bindings, on_native_binding);
+watched!(Namespace, native_namespaces, |_, _| {});
+
+/// Two per user: only what the user reconcile compares (spec, labels, owner uid, generation,
+/// status) and the namespace pass reads (labels) is kept.
+impl Watched for RoleBinding {
+    fn cache(caches: &Caches) -> &Store<Self> {
+        &caches.bindings
+    }
+    fn on(caches: &Caches, change: Change<'_, Self>) {
+        on_binding(caches, change)
+    }
+    fn slim(&mut self) {
+        let meta = &mut self.metadata;
+        meta.managed_fields = None;
+        meta.uid = None;
+        meta.resource_version = None;
+        meta.creation_timestamp = None;
+        for owner in meta.owner_references.iter_mut().flatten() {
+            owner.api_version = String::new();
+            owner.kind = String::new();
+            owner.name = String::new();
+        }
+    }
 }
 
 fn begin_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {

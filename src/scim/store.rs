@@ -4,6 +4,10 @@
 //! Handlers read only from here, never list the API server per request. After a successful write
 //! a handler records the returned object too, so a GET right after a write sees it even before
 //! the watch event arrives; resourceVersions keep a late watch event from rolling it back.
+//!
+//! The store runs its own watches ([`Store::run`]) only when the process has no controller. With
+//! one, the controller's watch caches feed it ([`Store::relisted`], [`Store::applied`],
+//! [`Store::deleted`]) with the very `Arc`s they hold, so 50,000 Users are decoded and kept once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -145,6 +149,8 @@ pub(crate) trait Cached:
     fn remove(state: &mut State, namespace: &str, name: &str);
     fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>>;
     fn clear(state: &mut State);
+    /// This kind's bit in [`Store`]'s sync mask.
+    const SYNCED: u8;
 }
 
 #[derive(Default)]
@@ -156,6 +162,7 @@ pub(crate) struct State {
 }
 
 impl Cached for User {
+    const SYNCED: u8 = 1;
     fn upsert(state: &mut State, obj: Arc<Self>) {
         state
             .namespaces
@@ -180,6 +187,7 @@ impl Cached for User {
 }
 
 impl Cached for Group {
+    const SYNCED: u8 = 2;
     fn upsert(state: &mut State, obj: Arc<Self>) {
         state
             .namespaces
@@ -204,6 +212,7 @@ impl Cached for Group {
 }
 
 impl Cached for Directory {
+    const SYNCED: u8 = 4;
     fn upsert(state: &mut State, obj: Arc<Self>) {
         state
             .directories
@@ -231,8 +240,16 @@ pub struct Store {
     synced: watch::Sender<u8>,
 }
 
-/// Number of watched kinds; the store is ready when each has listed once.
-const KINDS: u8 = 3;
+/// The sync mask once every kind has listed once.
+const ALL_SYNCED: u8 = User::SYNCED | Group::SYNCED | Directory::SYNCED;
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("synced", &*self.synced.borrow())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Default for Store {
     fn default() -> Self {
@@ -277,7 +294,7 @@ impl Store {
     /// Records an object this process just wrote, unless the cache already has a newer version.
     pub(crate) fn record<K: Cached>(&self, mut obj: K) {
         obj.managed_fields_mut().clear();
-        self.apply(Arc::new(obj));
+        self.applied(Arc::new(obj));
     }
 
     /// Forgets an object this process just deleted; `version` is its last known resourceVersion.
@@ -291,7 +308,8 @@ impl Store {
         }
     }
 
-    fn apply<K: Cached>(&self, obj: Arc<K>) {
+    /// A watch event: `obj` was added or changed.
+    pub(crate) fn applied<K: Cached>(&self, obj: Arc<K>) {
         let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
         let mut state = self.state.write().expect("store lock");
         let new = version(obj.as_ref());
@@ -310,33 +328,43 @@ impl Store {
         K::upsert(&mut state, obj);
     }
 
-    fn delete<K: Cached>(&self, obj: &K) {
+    /// A watch event: `obj` was deleted.
+    pub(crate) fn deleted<K: Cached>(&self, obj: &K) {
         let mut state = self.state.write().expect("store lock");
         K::remove(&mut state, &obj.namespace().unwrap_or_default(), &obj.name_any());
     }
 
-    fn replace_all<K: Cached>(&self, objects: Vec<K>) {
-        let mut state = self.state.write().expect("store lock");
-        K::clear(&mut state);
-        state.tombstones.retain(|(kind, _, _), _| kind != K::kind(&()).as_ref());
-        for obj in objects {
-            K::upsert(&mut state, Arc::new(obj));
+    /// A watch (re)listed every object of a kind: they replace what the store held.
+    pub(crate) fn relisted<K: Cached>(&self, objects: impl IntoIterator<Item = Arc<K>>) {
+        {
+            let mut state = self.state.write().expect("store lock");
+            K::clear(&mut state);
+            state.tombstones.retain(|(kind, _, _), _| kind != K::kind(&()).as_ref());
+            for obj in objects {
+                K::upsert(&mut state, obj);
+            }
         }
+        self.synced.send_if_modified(|mask| {
+            let before = *mask;
+            *mask |= K::SYNCED;
+            *mask != before
+        });
     }
 
     /// Whether every kind has been listed at least once.
     pub fn is_ready(&self) -> bool {
-        *self.synced.borrow() >= KINDS
+        *self.synced.borrow() == ALL_SYNCED
     }
 
     /// Waits until every kind has been listed once.
     pub async fn wait_ready(&self) {
         let mut rx = self.synced.subscribe();
-        let _ = rx.wait_for(|n| *n >= KINDS).await;
+        let _ = rx.wait_for(|n| *n == ALL_SYNCED).await;
     }
 
-    /// Watches Users, Groups and Directories in all namespaces and keeps the cache current.
-    /// Runs until the process stops; watch errors are retried with backoff.
+    /// Watches Users, Groups and Directories in all namespaces and keeps the cache current, for a
+    /// process without a controller (whose caches would feed it otherwise). Runs until the
+    /// process stops; watch errors are retried with backoff.
     pub async fn run(self, client: Client) {
         tokio::join!(
             self.clone().watch(Api::<User>::all(client.clone())),
@@ -347,7 +375,6 @@ impl Store {
 
     async fn watch<K: Cached>(self, api: Api<K>) {
         let mut initial = Vec::new();
-        let mut listed = false;
         // managedFields are the largest part of most objects and nothing here reads them.
         let mut events = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
@@ -355,17 +382,11 @@ impl Store {
             .boxed();
         loop {
             match events.try_next().await {
-                Ok(Some(Event::Apply(obj))) => self.apply(Arc::new(obj)),
-                Ok(Some(Event::Delete(obj))) => self.delete(&obj),
+                Ok(Some(Event::Apply(obj))) => self.applied(Arc::new(obj)),
+                Ok(Some(Event::Delete(obj))) => self.deleted(&obj),
                 Ok(Some(Event::Init)) => initial.clear(),
-                Ok(Some(Event::InitApply(obj))) => initial.push(obj),
-                Ok(Some(Event::InitDone)) => {
-                    self.replace_all(std::mem::take(&mut initial));
-                    if !listed {
-                        listed = true;
-                        self.synced.send_modify(|n| *n += 1);
-                    }
-                }
+                Ok(Some(Event::InitApply(obj))) => initial.push(Arc::new(obj)),
+                Ok(Some(Event::InitDone)) => self.relisted(std::mem::take(&mut initial)),
                 Ok(None) => return,
                 Err(err) => tracing::warn!(kind = %K::kind(&()), error = %err, "watch failed; retrying"),
             }
@@ -436,7 +457,7 @@ mod tests {
     fn older_versions_never_replace_newer_ones() {
         let store = Store::default();
         store.record(user("u1", 10, "new@x.io", &[]));
-        store.apply(Arc::new(user("u1", 9, "old@x.io", &[])));
+        store.applied(Arc::new(user("u1", 9, "old@x.io", &[])));
         store.read("ns", |ns| assert_eq!(ns.users["u1"].spec.user_name, "new@x.io"));
     }
 
@@ -445,13 +466,13 @@ mod tests {
         let store = Store::default();
         store.record(user("u1", 5, "gone@x.io", &["g1"]));
         store.forget::<User>("ns", "u1", Some(6));
-        store.apply(Arc::new(user("u1", 6, "gone@x.io", &["g1"])));
+        store.applied(Arc::new(user("u1", 6, "gone@x.io", &["g1"])));
         store.read("ns", |ns| {
             assert!(ns.users.is_empty());
             assert_eq!(ns.member_count("g1"), 0);
         });
         // Recreated later (a higher version): visible again.
-        store.apply(Arc::new(user("u1", 7, "gone@x.io", &[])));
+        store.applied(Arc::new(user("u1", 7, "gone@x.io", &[])));
         store.read("ns", |ns| assert!(ns.users.contains_key("u1")));
     }
 
@@ -460,11 +481,22 @@ mod tests {
         let store = Store::default();
         store.record(user("u1", 1, "a@x.io", &[]));
         store.record(group("g1", 2, "G"));
-        store.replace_all(vec![user("u2", 3, "b@x.io", &[])]);
+        store.relisted([Arc::new(user("u2", 3, "b@x.io", &[]))]);
         store.read("ns", |ns| {
             assert_eq!(ns.users.keys().cloned().collect::<Vec<_>>(), ["u2"]);
             assert!(ns.user_by_name("a@x.io").is_none());
             assert_eq!(ns.groups.len(), 1, "other kinds are untouched");
         });
+    }
+
+    #[test]
+    fn ready_once_every_kind_has_listed() {
+        let store = Store::default();
+        store.relisted::<User>([]);
+        store.relisted::<User>([]);
+        store.relisted::<Group>([]);
+        assert!(!store.is_ready(), "Directories have not listed yet");
+        store.relisted::<Directory>([]);
+        assert!(store.is_ready());
     }
 }

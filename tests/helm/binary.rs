@@ -1,11 +1,15 @@
 //! The real `scim-operator serve` binary, configured with exactly the environment the chart's
 //! Deployment sets and authenticated as the chart's ServiceAccount, becomes ready, serves SCIM
-//! and exits cleanly on SIGTERM.
+//! and exits cleanly on SIGTERM. With its controller, the SCIM store is fed by the controller's
+//! watch caches, so a User written straight to the API server shows up in SCIM lookups.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use kube::Api;
+use kube::api::PostParams;
 use reqwest::StatusCode;
+use scim_operator::api::{User, UserSpec};
 
 use super::chart::*;
 use super::rbac::apply_chart;
@@ -92,6 +96,32 @@ async fn binary_serves_with_the_chart_environment_and_identity() {
     let addr = format!("127.0.0.1:{scim_port}").parse().unwrap();
     let client = scim::Scim::connect(addr, &dir_ns, "entra", &token).await;
     client.create_user("grace@example.com").await;
+    // Not through SCIM: only the controller's User watch can bring it to the SCIM store.
+    let user = User::new(
+        "u-written-by-gitops",
+        UserSpec {
+            user_name: "ada@example.com".into(),
+            ..Default::default()
+        },
+    );
+    Api::<User>::namespaced(admin.clone(), &dir_ns)
+        .create(&PostParams::default(), &user)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let found = client.filter("/Users", r#"userName eq "ADA@example.com""#, "").await;
+        assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+        if found.body["totalResults"] == 1 {
+            assert_eq!(found.body["Resources"][0]["id"], "u-written-by-gitops");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watched User never reached SCIM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let metrics = http
         .get(format!("http://127.0.0.1:{probe_port}/metrics"))
         .send()

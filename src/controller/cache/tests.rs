@@ -84,3 +84,66 @@ fn no_user_is_queued_while_not_leading() {
     // The index is kept up to date regardless, for the new leader.
     assert_eq!(caches.memberships.count("ns", "sales"), 1);
 }
+
+#[test]
+fn the_scim_store_shares_the_cached_objects() {
+    let scim = ScimStore::default();
+    let share = share::<User>(Some(scim.clone()));
+    let (reader, mut writer) = reflector::store::<User>();
+    let mut feed = |event: watcher::Event<User>| {
+        writer.apply_watcher_event(&event);
+        share(&reader, &event);
+    };
+    feed(watcher::Event::Init);
+    feed(watcher::Event::InitApply(user("alice", &[])));
+    assert!(
+        scim.get::<User>("ns", "alice").is_none(),
+        "nothing before the list is complete"
+    );
+    feed(watcher::Event::InitDone);
+    feed(watcher::Event::Apply(user("bob", &["sales"])));
+
+    for name in ["alice", "bob"] {
+        let cached = reader.get(&ObjectRef::new(name).within("ns")).unwrap();
+        let served = scim.get::<User>("ns", name).unwrap();
+        assert!(Arc::ptr_eq(&cached, &served), "{name} is held once, not copied");
+    }
+    scim.read("ns", |ns| assert_eq!(ns.member_count("sales"), 1));
+    feed(watcher::Event::Delete(user("bob", &["sales"])));
+    assert!(scim.get::<User>("ns", "bob").is_none());
+    scim.read("ns", |ns| assert_eq!(ns.member_count("sales"), 0));
+}
+
+#[test]
+fn a_slimmed_binding_still_matches_its_desired_state() {
+    use crate::api::{Role, RoleBindingSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    let mut desired = RoleBinding::new(
+        "u1-sales",
+        RoleBindingSpec {
+            user: "u1".into(),
+            user_name: "alice@example.com".into(),
+            workspace: Some("sales".into()),
+            role: Role::Admin,
+        },
+    );
+    desired.metadata.labels = Some([(labels::USER.to_string(), "u1".to_string())].into());
+    desired.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "scim-operator.io/v1alpha1".into(),
+        kind: "User".into(),
+        name: "u1".into(),
+        uid: "0b0c".into(),
+        controller: Some(true),
+        ..Default::default()
+    }]);
+    let mut stored = desired.clone();
+    stored.metadata.uid = Some("9f2e".into());
+    stored.metadata.resource_version = Some("42".into());
+    stored.metadata.generation = Some(3);
+
+    stored.slim();
+    assert!(stored.metadata.uid.is_none() && stored.metadata.resource_version.is_none());
+    assert_eq!(stored.spec, desired.spec);
+    assert_eq!(stored.metadata.generation, Some(3), "status carries observedGeneration");
+    assert!(super::super::apply::metadata_matches(&stored, &desired));
+}
