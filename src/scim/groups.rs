@@ -8,7 +8,6 @@ use std::collections::{BTreeSet, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::Value;
 
@@ -20,10 +19,8 @@ use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{self, create_unique, find, is_conflict, set_membership, stamp};
+use super::write::{self, create_unique, find, replace_edited, set_membership, stamp};
 use crate::api::{Group, GroupSpec};
-
-const UPDATE_ATTEMPTS: usize = 10;
 
 fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
     let members: Option<Vec<Reference<'_>>> = with_members.then(|| {
@@ -191,8 +188,8 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
     ))
 }
 
-/// Applies a new spec and member set to a group: the group object only when its spec changed,
-/// and only the users whose membership changed.
+/// Applies a new spec and member set to a group: the group object only when its spec changed
+/// (see [`replace_edited`]), and only the users whose membership changed.
 async fn update(
     state: &AppState,
     auth: &Authorized,
@@ -200,59 +197,43 @@ async fn update(
     headers: &HeaderMap,
     edit: impl Fn(&Group, Vec<String>) -> ScimResult<(GroupSpec, Option<Vec<String>>)>,
 ) -> ScimResult<()> {
-    let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
-    for attempt in 0..UPDATE_ATTEMPTS {
-        let current = match attempt {
-            0 => find(state, &auth.namespace, id).await?,
-            _ => api
-                .get_opt(id)
-                .await?
-                .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?,
-        };
-        check_if_match(headers, &etag(&current))?;
+    // The member change decided by the edit that succeeded: (members before, members after).
+    let mut members = None;
+    replace_edited(state, &auth.namespace, id, headers, |current: &Group| {
         let old_members: BTreeSet<String> = state
             .store
             .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
-        let (spec, new_members) = edit(&current, old_members.iter().cloned().collect())?;
+        let (spec, new_members) = edit(current, old_members.iter().cloned().collect())?;
         let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
-        if let Some(members) = &new_members {
-            let added: BTreeSet<String> = members.difference(&old_members).cloned().collect();
+        if let Some(new) = &new_members {
+            let added: BTreeSet<String> = new.difference(&old_members).cloned().collect();
             check_members_exist(state, &auth.namespace, &added)?;
         }
-        if spec != current.spec {
-            if spec.display_name != current.spec.display_name
-                && state.store.read(&auth.namespace, |ns| {
-                    ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id)
-                })
-            {
-                return Err(conflict(&spec.display_name));
-            }
-            let mut next = current.clone();
-            next.spec = spec;
-            stamp(&mut next, &auth.directory.name_any());
-            match api.replace(id, &PostParams::default(), &next).await {
-                Ok(updated) => state.store.record(updated),
-                Err(e) if is_conflict(&e) && headers.contains_key(axum::http::header::IF_MATCH) => {
-                    return Err(ScimError::precondition_failed(
-                        "the group changed while this request was applied",
-                    ));
-                }
-                Err(e) if is_conflict(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        members = new_members.map(|new| (old_members, new));
+        if spec == current.spec {
+            return Ok(None);
         }
-        if let Some(members) = new_members {
-            let added: Vec<String> = members.difference(&old_members).cloned().collect();
-            let removed: Vec<String> = old_members.difference(&members).cloned().collect();
-            set_membership(state, &auth.namespace, id, &added, true).await?;
-            set_membership(state, &auth.namespace, id, &removed, false).await?;
+        if spec.display_name != current.spec.display_name
+            && state.store.read(&auth.namespace, |ns| {
+                ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id)
+            })
+        {
+            return Err(conflict(&spec.display_name));
         }
-        tracing::info!(namespace = %auth.namespace, %id, "group updated");
-        return Ok(());
+        let mut next = current.clone();
+        next.spec = spec;
+        stamp(&mut next, &auth.directory.name_any());
+        Ok(Some(next))
+    })
+    .await?;
+    if let Some((old, new)) = members {
+        let added: Vec<String> = new.difference(&old).cloned().collect();
+        let removed: Vec<String> = old.difference(&new).cloned().collect();
+        set_membership(state, &auth.namespace, id, &added, true).await?;
+        set_membership(state, &auth.namespace, id, &removed, false).await?;
     }
-    Err(ScimError::unavailable(
-        "too many concurrent updates of this group; retry",
-    ))
+    tracing::info!(namespace = %auth.namespace, %id, "group updated");
+    Ok(())
 }
 
 /// `PUT /Groups/{id}`: replaces displayName, externalId and the member list.

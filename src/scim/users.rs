@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::Value;
 
@@ -17,10 +16,8 @@ use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{self, create_unique, find, is_conflict, stamp};
+use super::write::{self, create_unique, find, replace_edited, stamp};
 use crate::api::{User, UserSpec};
-
-const UPDATE_ATTEMPTS: usize = 10;
 
 fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
     let groups: Vec<Reference<'_>> = user
@@ -140,8 +137,8 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
     Ok(respond(&state, &auth, &created, StatusCode::CREATED, None))
 }
 
-/// Rewrites a user's spec with `edit`, retrying when another writer got there first.
-/// Membership (`spec.groups`) is kept: it is changed only through /Groups.
+/// Rewrites a user's spec with `edit` (see [`replace_edited`]). Membership (`spec.groups`) is
+/// kept: it is changed only through /Groups.
 async fn update(
     state: &AppState,
     auth: &Authorized,
@@ -149,20 +146,11 @@ async fn update(
     headers: &HeaderMap,
     edit: impl Fn(&User) -> ScimResult<UserSpec>,
 ) -> ScimResult<User> {
-    let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
-    for attempt in 0..UPDATE_ATTEMPTS {
-        let current = match attempt {
-            0 => find(state, &auth.namespace, id).await?,
-            _ => api
-                .get_opt(id)
-                .await?
-                .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?,
-        };
-        check_if_match(headers, &etag(&current))?;
-        let mut spec = edit(&current)?;
+    let updated = replace_edited(state, &auth.namespace, id, headers, |current: &User| {
+        let mut spec = edit(current)?;
         spec.groups = current.spec.groups.clone();
         if spec == current.spec {
-            return Ok(current);
+            return Ok(None);
         }
         if !spec.user_name.eq_ignore_ascii_case(&current.spec.user_name)
             && state.store.read(&auth.namespace, |ns| {
@@ -174,24 +162,11 @@ async fn update(
         let mut next = current.clone();
         next.spec = spec;
         stamp(&mut next, &auth.directory.name_any());
-        match api.replace(id, &PostParams::default(), &next).await {
-            Ok(updated) => {
-                state.store.record(updated.clone());
-                tracing::info!(namespace = %auth.namespace, %id, "user updated");
-                return Ok(updated);
-            }
-            Err(e) if is_conflict(&e) && headers.contains_key(axum::http::header::IF_MATCH) => {
-                return Err(ScimError::precondition_failed(
-                    "the user changed while this request was applied",
-                ));
-            }
-            Err(e) if is_conflict(&e) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ScimError::unavailable(
-        "too many concurrent updates of this user; retry",
-    ))
+        Ok(Some(next))
+    })
+    .await?;
+    tracing::info!(namespace = %auth.namespace, %id, "user updated");
+    Ok(updated)
 }
 
 /// `PUT /Users/{id}`: replaces every writable attribute (Okta updates this way).

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::HeaderMap;
+use axum::http::header::IF_MATCH;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -15,8 +17,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::error::{ScimError, ScimResult};
-use super::resource::LAST_MODIFIED;
-use super::server::AppState;
+use super::resource::{LAST_MODIFIED, etag};
+use super::server::{AppState, check_if_match};
 use super::store::Cached;
 use crate::api::{User, labels};
 
@@ -156,6 +158,50 @@ fn unknown_member(user: &str) -> ScimError {
         "invalidValue",
         format!("member {user:?} is not a User of this directory"),
     )
+}
+
+/// Rewrites an object optimistically: `edit` turns the current version into the next one (`None`:
+/// nothing to change), which replaces it at the resourceVersion it was read at. When another
+/// writer got there first, the object is read again and edited again, except under `If-Match`,
+/// which then fails with 412. Returns the object as stored.
+pub(crate) async fn replace_edited<K: Cached + Resource<Scope = NamespaceResourceScope> + serde::Serialize>(
+    state: &AppState,
+    namespace: &str,
+    id: &str,
+    headers: &HeaderMap,
+    mut edit: impl FnMut(&K) -> ScimResult<Option<K>>,
+) -> ScimResult<K> {
+    let api = Api::<K>::namespaced(state.client.clone(), namespace);
+    let noun = K::kind(&()).to_lowercase();
+    for attempt in 0..UPDATE_ATTEMPTS {
+        let current = match attempt {
+            0 => find(state, namespace, id).await?,
+            _ => api
+                .get_opt(id)
+                .await?
+                .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", K::kind(&()))))?,
+        };
+        check_if_match(headers, &etag(&current))?;
+        let Some(next) = edit(&current)? else {
+            return Ok(current);
+        };
+        match api.replace(id, &PostParams::default(), &next).await {
+            Ok(updated) => {
+                state.store.record(updated.clone());
+                return Ok(updated);
+            }
+            Err(e) if is_conflict(&e) && headers.contains_key(IF_MATCH) => {
+                return Err(ScimError::precondition_failed(format!(
+                    "the {noun} changed while this request was applied"
+                )));
+            }
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ScimError::unavailable(format!(
+        "too many concurrent updates of this {noun}; retry"
+    )))
 }
 
 /// The object from the cache, or from the API server when this replica has not seen it yet
