@@ -86,7 +86,7 @@ pub struct Config {
     /// the events of the bindings it created) costs one reconcile, reading caches that caught up.
     pub debounce: Duration,
     /// Pause after a namespace pass, so that a burst of events costs one pass, not one per event;
-    /// after a slow pass the pause is three times as long as the pass took.
+    /// after a slow pass the pause is three times as long as the pass took, up to 5 seconds.
     pub namespace_debounce: Duration,
     /// Metrics, shared with `/metrics` and tests.
     pub metrics: Metrics,
@@ -336,12 +336,17 @@ async fn namespace_worker(ctx: &Arc<Context>, debounce: Duration) {
     }
 }
 
-/// The pause after namespace passes that took `spent`: at least `debounce`, and long enough that
-/// passes (O(users) each) take at most a quarter of a core while a directory of 50,000 users
-/// changes constantly, leaving the CPU to the API server that must take the writes.
+/// The pause after namespace passes that took `spent`: at least `debounce`, and three times the
+/// pass, so that passes (O(users) each) take at most a quarter of a core while a directory of
+/// 50,000 users changes constantly, leaving the CPU to the API server that must take the writes.
+/// Capped: a pass that was slow because its writes waited on a busy API server must not leave
+/// counts stale for minutes.
 fn pass_pause(debounce: Duration, spent: Duration) -> Duration {
-    debounce.max(spent * 3)
+    debounce.max(spent * 3).min(debounce.max(MAX_PASS_PAUSE))
 }
+
+/// The longest pause between namespace passes.
+const MAX_PASS_PAUSE: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
