@@ -10,8 +10,8 @@ use scim_operator::telemetry::{self, LogFormat};
 use scim_operator::{api, export};
 
 /// mimalloc instead of glibc's malloc: the caches hold hundreds of thousands of small strings and
-/// maps, and glibc's per-chunk headers and per-thread arenas cost a measured share of the RSS
-/// (BENCHMARKS.md, item 6).
+/// maps, where glibc's per-chunk headers and per-thread arenas cost RSS (BENCHMARKS.md, item 6).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
