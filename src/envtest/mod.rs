@@ -33,6 +33,8 @@ pub struct Options {
     pub audit: bool,
     /// Extra kube-apiserver flags, e.g. `--feature-gates=...`.
     pub extra_apiserver_args: Vec<String>,
+    /// Extra environment of kube-apiserver, e.g. `GOGC`.
+    pub apiserver_env: Vec<(String, String)>,
     /// How long to wait for `/readyz`.
     pub startup_timeout: Duration,
 }
@@ -42,6 +44,7 @@ impl Default for Options {
         Options {
             audit: false,
             extra_apiserver_args: Vec::new(),
+            apiserver_env: Vec::new(),
             startup_timeout: Duration::from_secs(90),
         }
     }
@@ -123,9 +126,9 @@ impl ControlPlane {
         cp.write_pki()?;
         let [etcd_client, etcd_peer, apiserver] = free_ports()?;
         cp.server_url = format!("https://127.0.0.1:{apiserver}");
-        cp.spawn("etcd", cp.etcd_args(etcd_client, etcd_peer))?;
+        cp.spawn("etcd", cp.etcd_args(etcd_client, etcd_peer), &[])?;
         let apiserver_args = cp.apiserver_args(etcd_client, apiserver, options)?;
-        cp.spawn("kube-apiserver", apiserver_args)?;
+        cp.spawn("kube-apiserver", apiserver_args, &options.apiserver_env)?;
         cp.write_cert_kubeconfig(&cp.kubeconfig_path(), "admin")?;
         cp.wait_ready(options.startup_timeout).await?;
         cp.startup_time = started.elapsed();
@@ -202,11 +205,12 @@ impl ControlPlane {
         Ok(args)
     }
 
-    fn spawn(&mut self, binary: &str, args: Vec<String>) -> anyhow::Result<()> {
+    fn spawn(&mut self, binary: &str, args: Vec<String>, env: &[(String, String)]) -> anyhow::Result<()> {
         let log = std::fs::File::create(self.log_path(binary))?;
         let mut command = Command::new(self.bin_dir.join(binary));
         command
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
