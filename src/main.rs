@@ -9,12 +9,6 @@ use scim_operator::serve::{self, ServeArgs};
 use scim_operator::telemetry::{self, LogFormat};
 use scim_operator::{api, export};
 
-/// mimalloc instead of glibc's malloc: the caches hold hundreds of thousands of small strings and
-/// maps, where glibc's per-chunk headers and per-thread arenas cost RSS (BENCHMARKS.md, item 6).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "scim-operator", version, about)]
 struct Cli {
