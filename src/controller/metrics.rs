@@ -127,21 +127,31 @@ impl Metrics {
         self.sum_writes(|l| l.kind == kind && l.verb == verb)
     }
 
+    /// Every non-zero write counter as `("kind/verb", count)`, for test failure messages.
+    pub fn write_counts(&self) -> Vec<(String, u64)> {
+        self.each_write()
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| (format!("{}/{}", l.kind, l.verb), n))
+            .collect()
+    }
+
     fn sum_writes(&self, keep: impl Fn(&WriteLabels) -> bool) -> u64 {
-        // Family has no iterator; the label space is tiny and known, so ask for each pair.
-        let mut total = 0;
-        for kind in KINDS {
-            for verb in VERBS {
+        self.each_write().filter(|(l, _)| keep(l)).map(|(_, n)| n).sum()
+    }
+
+    /// Every (kind, verb) write counter. Family has no iterator; the label space is tiny and
+    /// known, so ask for each pair.
+    fn each_write(&self) -> impl Iterator<Item = (WriteLabels, u64)> + '_ {
+        KINDS.iter().flat_map(move |kind| {
+            VERBS.iter().map(move |verb| {
                 let labels = WriteLabels {
                     kind: (*kind).into(),
                     verb: (*verb).into(),
                 };
-                if keep(&labels) {
-                    total += self.writes.get(&labels).map(|c| c.get()).unwrap_or(0);
-                }
-            }
-        }
-        total
+                let n = self.writes.get(&labels).map(|c| c.get()).unwrap_or(0);
+                (labels, n)
+            })
+        })
     }
 
     /// Finished reconciles of a kind (`User`, `Namespace`).

@@ -182,7 +182,7 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
     let replanned = eventually(|| async { env.metrics.reconciles_of("User") >= reconciled + MEMBERS as u64 }).await;
     assert!(replanned, "members not re-planned after a group change");
     let writes = member_writes(&env.metrics) - before;
-    assert_eq!(writes, 0, "{:?}", write_counts(&env.metrics));
+    assert_eq!(writes, 0, "{:?}", env.metrics.write_counts());
 
     // One new member: its two bindings (+ statuses), its status, the group's member count, the
     // workspace counts and the directory counts — not one write per member.
@@ -206,30 +206,6 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
     assert!(
         member <= 6 && writes < 20,
         "{member} member writes, {writes} in all, for one new member: {:?}",
-        write_counts(&env.metrics)
+        env.metrics.write_counts()
     );
-}
-
-/// Every write counter, for failure messages.
-fn write_counts(metrics: &scim_operator::controller::Metrics) -> Vec<(String, u64)> {
-    let kinds = [
-        "User",
-        "Group",
-        "Workspace",
-        "RoleBinding",
-        "Directory",
-        "Event",
-        "Namespace",
-    ];
-    let verbs = ["apply", "status", "delete", "create"];
-    let mut counts = Vec::new();
-    for kind in kinds {
-        for verb in verbs {
-            let n = metrics.writes_of(kind, verb);
-            if n > 0 {
-                counts.push((format!("{kind}/{verb}"), n));
-            }
-        }
-    }
-    counts
 }
