@@ -302,6 +302,10 @@ fn spawn<K: Watched>(
 trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
     fn cache(caches: &Caches) -> &Store<Self>;
     fn on(caches: &Caches, change: Change<'_, Self>);
+    /// The index kept from this kind's objects, which a relist must rebuild.
+    fn index(_caches: &Caches) -> Option<&Index> {
+        None
+    }
     /// managedFields are the largest part of most objects and never read here.
     fn slim(&mut self) {
         self.managed_fields_mut().clear();
@@ -309,7 +313,7 @@ trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + S
 }
 
 macro_rules! watched {
-    ($kind:ty, $cache:ident, $on:expr) => {
+    ($kind:ty, $cache:ident, $on:expr $(, index: $index:ident)?) => {
         impl Watched for $kind {
             fn cache(caches: &Caches) -> &Store<Self> {
                 &caches.$cache
@@ -317,15 +321,18 @@ macro_rules! watched {
             fn on(caches: &Caches, change: Change<'_, Self>) {
                 $on(caches, change)
             }
+            $(fn index(caches: &Caches) -> Option<&Index> {
+                Some(&caches.$index)
+            })?
         }
     };
 }
 
-watched!(User, users, on_user);
+watched!(User, users, on_user, index: memberships);
 watched!(Group, groups, on_group);
 watched!(Workspace, workspaces, on_workspace);
 watched!(Directory, directories, on_directory);
-watched!(RbacBinding, native_bindings, on_native_binding);
+watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings);
 watched!(Namespace, native_namespaces, |_, _| {});
 
 /// Two per user: only what the user reconcile compares (spec, labels, owner uid, generation,
@@ -336,6 +343,9 @@ impl Watched for RoleBinding {
     }
     fn on(caches: &Caches, change: Change<'_, Self>) {
         on_binding(caches, change)
+    }
+    fn index(caches: &Caches) -> Option<&Index> {
+        Some(&caches.user_bindings)
     }
     fn slim(&mut self) {
         let meta = &mut self.metadata;
@@ -351,21 +361,15 @@ impl Watched for RoleBinding {
     }
 }
 
-fn begin_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
-    match K::kind(&()).as_ref() {
-        "User" => caches.memberships.begin_relist(),
-        "RoleBinding" if K::group(&()) == crate::api::GROUP => caches.user_bindings.begin_relist(),
-        "RoleBinding" => caches.user_native_bindings.begin_relist(),
-        _ => {}
+fn begin_relist<K: Watched>(caches: &Caches) {
+    if let Some(index) = K::index(caches) {
+        index.begin_relist();
     }
 }
 
-fn end_relist<K: Resource<DynamicType = ()>>(caches: &Caches) {
-    match K::kind(&()).as_ref() {
-        "User" => caches.memberships.end_relist(),
-        "RoleBinding" if K::group(&()) == crate::api::GROUP => caches.user_bindings.end_relist(),
-        "RoleBinding" => caches.user_native_bindings.end_relist(),
-        _ => {}
+fn end_relist<K: Watched>(caches: &Caches) {
+    if let Some(index) = K::index(caches) {
+        index.end_relist();
     }
     // Whatever changed while the watch was down is settled by one pass per namespace.
     for ns in caches.namespaces() {

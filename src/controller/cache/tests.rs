@@ -147,3 +147,28 @@ fn a_slimmed_binding_still_matches_its_desired_state() {
     assert_eq!(stored.metadata.generation, Some(3), "status carries observedGeneration");
     assert!(super::super::apply::metadata_matches(&stored, &desired));
 }
+
+#[test]
+fn a_relist_rebuilds_the_index_of_its_own_kind_only() {
+    let (caches, _writers) = Caches::new();
+    caches.memberships.set("ns", "alice", vec!["sales".into()]);
+    caches.user_bindings.set("ns", "alice-sales", vec!["alice".into()]);
+    caches.user_native_bindings.set("ns", "ws/alice", vec!["alice".into()]);
+
+    // A RoleBinding relist that lists nothing drops the bindings, not the memberships.
+    begin_relist::<RoleBinding>(&caches);
+    end_relist::<RoleBinding>(&caches);
+    assert!(caches.user_bindings.objects("ns", "alice").is_empty());
+    assert_eq!(caches.memberships.objects("ns", "sales"), ["alice"]);
+    assert_eq!(caches.user_native_bindings.objects("ns", "alice"), ["ws/alice"]);
+
+    begin_relist::<RbacBinding>(&caches);
+    end_relist::<RbacBinding>(&caches);
+    assert!(caches.user_native_bindings.objects("ns", "alice").is_empty());
+    begin_relist::<User>(&caches);
+    end_relist::<User>(&caches);
+    assert!(caches.memberships.objects("ns", "sales").is_empty());
+    // Kinds without an index relist without touching any.
+    begin_relist::<Group>(&caches);
+    end_relist::<Group>(&caches);
+}
