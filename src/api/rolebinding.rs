@@ -33,17 +33,19 @@ pub struct RoleBindingSpec {
     pub role: Role,
 }
 
-/// Observed state of a RoleBinding.
+/// Observed state of a RoleBinding. Written with the spec in one server-side apply, so every
+/// field is always sent: a value another field manager set (an edit of the status) is then
+/// taken back, not kept beside ours.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleBindingStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Display names of the groups that produced this binding, sorted.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub source_groups: Vec<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub conflict: bool,
 }

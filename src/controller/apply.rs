@@ -1,5 +1,5 @@
 //! The only place that writes to the API server: server-side apply of specs and statuses with
-//! field manager `scim-operator`, and deletes. Every write is counted in
+//! field manager `scim-operator`, the rare merge patch, and deletes. Every write is counted in
 //! `scim_operator_api_writes_total{kind,verb}`; callers compare desired with cached first, so a
 //! resync with no change never gets here.
 
@@ -38,8 +38,8 @@ impl Writer {
         Api::namespaced(self.client.clone(), namespace)
     }
 
-    /// Server-side applies `obj` (metadata and spec; status is ignored by the API server) and
-    /// returns the object as stored.
+    /// Server-side applies `obj` and returns the object as stored. Its status is ignored by the
+    /// API server for kinds with a status subresource (all but RoleBinding).
     pub async fn apply<K>(&self, obj: &K) -> Result<K>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
@@ -89,6 +89,22 @@ impl Writer {
         Ok(())
     }
 
+    /// JSON-merge-patches `name` (a correction server-side apply cannot make).
+    pub async fn merge_patch<K>(&self, namespace: &str, name: &str, patch: &serde_json::Value) -> Result<()>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
+    {
+        self.metrics.write(&kind_label::<K>(), "patch");
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        self.api::<K>(namespace)
+            .patch(name, &params, &Patch::Merge(patch))
+            .await?;
+        Ok(())
+    }
+
     /// Deletes `name`; an object already gone is fine.
     pub async fn delete<K>(&self, namespace: &str, name: &str) -> Result<()>
     where
@@ -134,7 +150,7 @@ pub(crate) fn metadata_matches<K: Resource>(cached: &K, desired: &K) -> bool {
         // A label we set before (e.g. the directory) and no longer want must be removed.
         && have
             .keys()
-            .filter(|k| k.starts_with("scim-operator.io/"))
+            .filter(|k| k.starts_with(labels::PREFIX))
             .all(|k| desired.labels().contains_key(k));
     let owners_ok = desired
         .owner_references()

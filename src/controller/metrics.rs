@@ -182,4 +182,4 @@ pub(crate) const KINDS: &[&str] = &[
     "rbac.authorization.k8s.io/RoleBinding",
 ];
 /// Every verb the controller uses.
-pub(crate) const VERBS: &[&str] = &["apply", "status", "delete", "create", "replace"];
+pub(crate) const VERBS: &[&str] = &["apply", "status", "patch", "delete", "create", "replace"];

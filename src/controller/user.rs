@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 use super::apply::{managed_labels, metadata_matches};
 use super::status::{binding_status, reason, user_conflict_message, user_status};
 use super::{Context, Error, Result, native};
-use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels};
+use crate::api::{ConflictPolicy, RoleBinding, RoleBindingStatus, User, condition, labels};
 use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
@@ -98,11 +98,6 @@ async fn apply_bindings(
         // A backstop for real clusters; the controller deletes bindings itself (no GC in tests).
         rb.metadata.owner_references = user.controller_owner_ref(&()).map(|o| vec![o]);
 
-        let cached = ctx.caches.bindings.get(&ObjectRef::new(&binding.name).within(ns));
-        let stored = match cached {
-            Some(c) if c.spec == rb.spec && metadata_matches(c.as_ref(), &rb) => c,
-            _ => Arc::new(ctx.writer.apply(&rb).await?),
-        };
         let message = binding
             .spec
             .workspace
@@ -110,21 +105,59 @@ async fn apply_bindings(
             .and_then(|w| plan.workspaces.iter().find(|b| b.workspace == w))
             .map(|b| b.conflict_message(policy))
             .unwrap_or_default();
-        let status = binding_status(
-            stored.status.as_ref(),
-            &binding,
-            &message,
-            stored.metadata.generation,
-            now,
-        );
-        if stored.status.as_ref() != Some(&status) {
-            ctx.writer
-                .apply_status::<RoleBinding, _>(ns, &binding.name, &status)
-                .await?;
+        let cached = ctx.caches.bindings.get(&ObjectRef::new(&binding.name).within(ns));
+        let status_at = |previous: Option<&RoleBindingStatus>, generation| {
+            binding_status(previous, &binding, &message, generation, now)
+        };
+        let holds = |have: &RoleBinding| {
+            have.spec == rb.spec
+                && metadata_matches(have, &rb)
+                && have.status.as_ref() == Some(&status_at(have.status.as_ref(), have.metadata.generation))
+        };
+        if !cached.as_deref().is_some_and(holds) {
+            // Spec and status go in one write (a RoleBinding has no status subresource), and
+            // any write bumps the generation: the status describes the generation it creates.
+            let previous = cached.as_ref().and_then(|c| c.status.as_ref());
+            let generation = cached.as_ref().and_then(|c| c.metadata.generation).map_or(1, |g| g + 1);
+            let mut write = rb.clone();
+            write.status = Some(status_at(previous, Some(generation)));
+            let stored = ctx.writer.apply(&write).await?;
+            if !holds(&stored) {
+                let generation = stored.metadata.generation.map(|g| g + 1);
+                write.status = Some(status_at(stored.status.as_ref(), generation));
+                restate_binding(ctx, &write, &stored).await?;
+            }
         }
         names.insert(binding.name);
     }
     Ok(names)
+}
+
+/// Makes `stored` exactly `desired` with a merge patch. Needed only when someone else set a field
+/// of the binding by hand (`spec.workspace` on an organisation binding, a `scim-operator.io/`
+/// label): server-side apply removes only fields its own manager set, and since every apply
+/// bumps the generation, each would trigger the next. The patch is conditional on the stored
+/// resourceVersion, so the generation it creates is the one its status names.
+async fn restate_binding(ctx: &Context, desired: &RoleBinding, stored: &RoleBinding) -> Result<()> {
+    let mut labels = serde_json::json!(desired.labels());
+    for key in stored.labels().keys() {
+        if key.starts_with(labels::PREFIX) && !desired.labels().contains_key(key) {
+            labels[key] = serde_json::Value::Null;
+        }
+    }
+    let mut spec = serde_json::json!(desired.spec);
+    if desired.spec.workspace.is_none() {
+        spec["workspace"] = serde_json::Value::Null;
+    }
+    let patch = serde_json::json!({
+        "metadata": { "labels": labels, "resourceVersion": stored.resource_version() },
+        "spec": spec,
+        "status": desired.status,
+    });
+    tracing::warn!(binding = %desired.name_any(), "a RoleBinding carried fields set by hand; restating it");
+    ctx.writer
+        .merge_patch::<RoleBinding>(&desired.namespace().unwrap_or_default(), &desired.name_any(), &patch)
+        .await
 }
 
 /// Publishes a `RoleConflict` Event when the user's conflict is new: the Conflict condition in

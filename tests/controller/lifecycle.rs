@@ -1,5 +1,6 @@
 //! Lifecycle: suspension, deletions, orphaned workspaces, renames.
 
+use kube::ResourceExt;
 use scim_operator::api::*;
 use serde_json::json;
 
@@ -117,4 +118,54 @@ async fn renaming_a_group_to_plain_and_back() {
     env.rename_group("g1", "ws-Sales-role-admin").await;
     env.expect_bindings("oscar", &[("org", Role::Member), ("sales", Role::Admin)])
         .await;
+}
+
+/// A hand edit that server-side apply cannot take back (a field or label our manager never set)
+/// is restated once with a merge patch, and then the binding stays quiet: every write bumps a
+/// RoleBinding's generation, so an endless apply would show as a growing generation.
+#[tokio::test]
+async fn hand_edited_binding_is_restated_once() {
+    let env = Env::start("handedit", Some(DirectorySpec::default())).await;
+    env.user("olga", &[], &[]).await;
+    env.expect_bindings("olga", &[("org", Role::Member)]).await;
+    let api = env.api::<RoleBinding>();
+    let list = api
+        .list(&kube::api::ListParams::default().labels(&format!("{}=olga", labels::USER)))
+        .await
+        .expect("list bindings");
+    let name = list.items[0].metadata.name.clone().expect("name");
+
+    let edit = json!({
+        "metadata": { "labels": { labels::WORKSPACE: "sales" } },
+        "spec": { "workspace": "sales" },
+    });
+    let params = kube::api::PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    api.patch(&name, &params, &kube::api::Patch::Merge(edit))
+        .await
+        .expect("edit the binding");
+    let restored: RoleBinding = env
+        .expect(&name, "restated", |rb: &RoleBinding| {
+            rb.spec.workspace.is_none()
+                && !rb.labels().contains_key(labels::WORKSPACE)
+                && rb.status.as_ref().and_then(|s| s.observed_generation) == rb.metadata.generation
+        })
+        .await;
+    assert_eq!(
+        env.metrics.writes_of("RoleBinding", "patch"),
+        1,
+        "{:?}",
+        env.metrics.write_counts()
+    );
+
+    // Another reconcile of the user finds nothing to write.
+    let reconciled = env.metrics.reconciles_of("User");
+    env.patch_user("olga", json!({ "displayName": "Olga" })).await;
+    let replanned = eventually(|| async { env.metrics.reconciles_of("User") > reconciled }).await;
+    assert!(replanned, "olga was not reconciled again");
+    let now = api.get(&name).await.expect("get binding");
+    assert_eq!(now.metadata.generation, restored.metadata.generation, "{now:#?}");
+    assert_eq!(env.metrics.writes_of("RoleBinding", "patch"), 1);
 }

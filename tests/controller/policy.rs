@@ -141,6 +141,37 @@ async fn conflict_under(policy: ConflictPolicy, expected: Option<Role>) {
             .is_some_and(|s| has_condition(&s.conditions, "Conflict", "False", "NoConflict"))
     })
     .await;
+    // The binding's spec and status are one write (no status subresource): its status still
+    // describes the generation it is at, after it was rewritten for the settled conflict.
+    let settled = |rb: &RoleBinding| {
+        rb.status.as_ref().is_some_and(|s| {
+            !s.conflict
+                && has_condition(&s.conditions, "Conflict", "False", "NoConflict")
+                && has_condition(&s.conditions, "Ready", "True", "Bound")
+                && s.observed_generation == rb.metadata.generation
+        })
+    };
+    let rb: RoleBinding = env.expect("dave.sales", "conflict settled", settled).await;
+    let generation = rb.metadata.generation.expect("generation");
+    if expected.is_some() {
+        assert!(generation > 1, "the binding was rewritten, not recreated: {rb:#?}");
+    }
+
+    // The status belongs to the controller: an edit of it is put back, observedGeneration with it.
+    env.api::<RoleBinding>()
+        .patch(
+            "dave.sales",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "status": { "conflict": true, "sourceGroups": ["forged"] } })),
+        )
+        .await
+        .expect("edit the binding's status");
+    let restored: RoleBinding = env
+        .expect("dave.sales", "status put back", |rb: &RoleBinding| {
+            settled(rb) && rb.metadata.generation > Some(generation + 1)
+        })
+        .await;
+    assert_eq!(restored.status.unwrap().source_groups, vec!["ws-Sales-role-admin"]);
 }
 
 #[tokio::test]
