@@ -28,14 +28,17 @@ use super::index::Index;
 use super::native;
 use super::{Error, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
+
+mod bindings;
 use crate::scim::store::{Cached, Store as ScimStore};
+pub(crate) use bindings::{BindingCache, Record as CachedBinding, fingerprint};
 
 /// The shared caches and indexes.
 pub(crate) struct Caches {
     pub users: Store<User>,
     pub groups: Store<Group>,
     pub workspaces: Store<Workspace>,
-    pub bindings: Store<RoleBinding>,
+    pub bindings: BindingCache,
     pub directories: Store<Directory>,
     /// Native RBAC RoleBindings we manage (any namespace, by label).
     pub native_bindings: Store<RbacBinding>,
@@ -55,7 +58,6 @@ struct Writers {
     users: Writer<User>,
     groups: Writer<Group>,
     workspaces: Writer<Workspace>,
-    bindings: Writer<RoleBinding>,
     directories: Writer<Directory>,
     native_bindings: Writer<RbacBinding>,
     native_namespaces: Writer<Namespace>,
@@ -111,7 +113,7 @@ impl Caches {
         spawn(api(client, namespace), &all, w.users, &caches, share(scim.clone()));
         spawn(api(client, namespace), &all, w.groups, &caches, share(scim.clone()));
         spawn(api(client, namespace), &all, w.workspaces, &caches, keep());
-        spawn(api(client, namespace), &all, w.bindings, &caches, keep());
+        spawn_bindings(api(client, namespace), &all, &caches);
         spawn(api(client, namespace), &all, w.directories, &caches, share(scim));
         // Native RBAC lives in other namespaces: watched cluster-wide, only what we manage.
         let ours = watcher::Config::default().labels(&native::selector(namespace));
@@ -125,7 +127,6 @@ impl Caches {
         let (users, users_w) = reflector::store();
         let (groups, groups_w) = reflector::store();
         let (workspaces, workspaces_w) = reflector::store();
-        let (bindings, bindings_w) = reflector::store();
         let (directories, directories_w) = reflector::store();
         let (native_bindings, native_bindings_w) = reflector::store();
         let (native_namespaces, native_namespaces_w) = reflector::store();
@@ -136,7 +137,7 @@ impl Caches {
             users,
             groups,
             workspaces,
-            bindings,
+            bindings: BindingCache::default(),
             directories,
             memberships: Index::default(),
             user_bindings: Index::default(),
@@ -146,7 +147,6 @@ impl Caches {
             users: users_w,
             groups: groups_w,
             workspaces: workspaces_w,
-            bindings: bindings_w,
             directories: directories_w,
             native_bindings: native_bindings_w,
             native_namespaces: native_namespaces_w,
@@ -161,7 +161,7 @@ impl Caches {
         self.users.wait_until_ready().await.map_err(gone)?;
         self.groups.wait_until_ready().await.map_err(gone)?;
         self.workspaces.wait_until_ready().await.map_err(gone)?;
-        self.bindings.wait_until_ready().await.map_err(gone)?;
+        self.bindings.wait_until_listed().await;
         self.directories.wait_until_ready().await.map_err(gone)?;
         self.native_bindings.wait_until_ready().await.map_err(gone)?;
         self.native_namespaces.wait_until_ready().await.map_err(gone)?;
@@ -179,7 +179,7 @@ impl Caches {
         all.extend(self.users.state().iter().filter_map(|o| o.namespace()));
         all.extend(self.groups.state().iter().filter_map(|o| o.namespace()));
         all.extend(self.workspaces.state().iter().filter_map(|o| o.namespace()));
-        all.extend(self.bindings.state().iter().filter_map(|o| o.namespace()));
+        all.extend(self.bindings.namespaces());
         all.extend(self.directories.state().iter().filter_map(|o| o.namespace()));
         all
     }
@@ -297,6 +297,43 @@ fn spawn<K: Watched>(
     });
 }
 
+/// Runs the RoleBinding watch into the compact [`BindingCache`], with the same events as [`spawn`].
+fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<Caches>) {
+    let caches = Arc::downgrade(caches);
+    let config = config.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+        while let Some(event) = stream.next().await {
+            let Some(caches) = caches.upgrade() else {
+                return;
+            };
+            match event {
+                Ok(watcher::Event::Init) => {
+                    caches.bindings.begin_relist();
+                    caches.user_bindings.begin_relist();
+                }
+                Ok(watcher::Event::InitDone) => {
+                    caches.bindings.end_relist();
+                    caches.user_bindings.end_relist();
+                    relisted(&caches);
+                }
+                Ok(watcher::Event::Apply(rb) | watcher::Event::InitApply(rb)) => {
+                    let change = match caches.bindings.apply(&rb) {
+                        true => Change::Spec(&rb),
+                        false => Change::Other,
+                    };
+                    on_binding(&caches, change);
+                }
+                Ok(watcher::Event::Delete(rb)) => {
+                    caches.bindings.delete(&rb);
+                    on_binding(&caches, Change::Deleted(&rb));
+                }
+                Err(error) => tracing::warn!(kind = "RoleBinding", %error, "watch failed; retrying"),
+            }
+        }
+    });
+}
+
 /// A kind the controller watches: its cache, what its events mean, and what its cached objects
 /// need not keep (at 50,000 users every field of every cached object counts).
 trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
@@ -335,32 +372,6 @@ watched!(Directory, directories, on_directory);
 watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings);
 watched!(Namespace, native_namespaces, |_, _| {});
 
-/// Two per user: only what the user reconcile compares (spec, labels, owner uid, generation,
-/// status) and the namespace pass reads (labels) is kept.
-impl Watched for RoleBinding {
-    fn cache(caches: &Caches) -> &Store<Self> {
-        &caches.bindings
-    }
-    fn on(caches: &Caches, change: Change<'_, Self>) {
-        on_binding(caches, change)
-    }
-    fn index(caches: &Caches) -> Option<&Index> {
-        Some(&caches.user_bindings)
-    }
-    fn slim(&mut self) {
-        let meta = &mut self.metadata;
-        meta.managed_fields = None;
-        meta.uid = None;
-        meta.resource_version = None;
-        meta.creation_timestamp = None;
-        for owner in meta.owner_references.iter_mut().flatten() {
-            owner.api_version = String::new();
-            owner.kind = String::new();
-            owner.name = String::new();
-        }
-    }
-}
-
 fn begin_relist<K: Watched>(caches: &Caches) {
     if let Some(index) = K::index(caches) {
         index.begin_relist();
@@ -371,7 +382,11 @@ fn end_relist<K: Watched>(caches: &Caches) {
     if let Some(index) = K::index(caches) {
         index.end_relist();
     }
-    // Whatever changed while the watch was down is settled by one pass per namespace.
+    relisted(caches);
+}
+
+/// Whatever changed while a watch was down is settled by one pass per namespace.
+fn relisted(caches: &Caches) {
     for ns in caches.namespaces() {
         caches.triggers.namespace(&ns);
     }

@@ -132,12 +132,13 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     }
 
     // Bindings whose user is gone (deleted while we were down, or between two passes).
-    let bindings = ctx.caches.bindings.state_filter(|b| in_ns(b) && is_managed(b.labels()));
-    for rb in &bindings {
-        let user = rb.labels().get(labels::USER);
-        let exists = user.is_some_and(|u| ctx.caches.users.get(&ObjectRef::<User>::new(u).within(ns)).is_some());
+    let bindings = ctx.caches.bindings.managed_in(ns);
+    for (name, user) in &bindings {
+        let exists = user
+            .as_ref()
+            .is_some_and(|u| ctx.caches.users.get(&ObjectRef::<User>::new(u).within(ns)).is_some());
         if !exists {
-            ctx.writer.delete::<RoleBinding>(ns, &rb.name_any()).await?;
+            ctx.writer.delete::<RoleBinding>(ns, name).await?;
         }
     }
 

@@ -10,10 +10,11 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
-use super::apply::{managed_labels, metadata_matches};
+use super::apply::managed_labels;
+use super::cache::{CachedBinding, fingerprint};
 use super::status::{binding_status, reason, user_conflict_message, user_status};
 use super::{Context, Error, Result, native};
-use crate::api::{ConflictPolicy, RoleBinding, RoleBindingStatus, User, condition, labels};
+use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels};
 use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
@@ -105,26 +106,28 @@ async fn apply_bindings(
             .and_then(|w| plan.workspaces.iter().find(|b| b.workspace == w))
             .map(|b| b.conflict_message(policy))
             .unwrap_or_default();
-        let cached = ctx.caches.bindings.get(&ObjectRef::new(&binding.name).within(ns));
-        let status_at = |previous: Option<&RoleBindingStatus>, generation| {
-            binding_status(previous, &binding, &message, generation, now)
+        // The binding's status as it would be written over `have` (the cached state, if any),
+        // at `generation`.
+        let status_over = |have: Option<&CachedBinding>, generation| {
+            let previous = have.map(CachedBinding::previous_status);
+            binding_status(previous.as_ref(), &binding, &message, Some(generation), now)
         };
-        let holds = |have: &RoleBinding| {
-            have.spec == rb.spec
-                && metadata_matches(have, &rb)
-                && have.status.as_ref() == Some(&status_at(have.status.as_ref(), have.metadata.generation))
+        // Whether `have` is what would be written now, at its own generation.
+        let holds = |have: &CachedBinding| {
+            let status = status_over(Some(have), have.generation);
+            fingerprint(&rb.metadata, &rb.spec, Some(&status)) == have.fingerprint
         };
-        if !cached.as_deref().is_some_and(holds) {
+        let cached = ctx.caches.bindings.get(ns, &binding.name);
+        if !cached.as_ref().is_some_and(holds) {
             // Spec and status go in one write (a RoleBinding has no status subresource), and
             // any write bumps the generation: the status describes the generation it creates.
-            let previous = cached.as_ref().and_then(|c| c.status.as_ref());
-            let generation = cached.as_ref().and_then(|c| c.metadata.generation).map_or(1, |g| g + 1);
             let mut write = rb.clone();
-            write.status = Some(status_at(previous, Some(generation)));
+            let generation = cached.as_ref().map_or(1, |c| c.generation + 1);
+            write.status = Some(status_over(cached.as_ref(), generation));
             let stored = ctx.writer.apply(&write).await?;
-            if !holds(&stored) {
-                let generation = stored.metadata.generation.map(|g| g + 1);
-                write.status = Some(status_at(stored.status.as_ref(), generation));
+            let record = CachedBinding::new(&stored);
+            if !holds(&record) {
+                write.status = Some(status_over(Some(&record), record.generation + 1));
                 restate_binding(ctx, &write, &stored).await?;
             }
         }

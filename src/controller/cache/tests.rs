@@ -115,56 +115,16 @@ fn the_scim_store_shares_the_cached_objects() {
 }
 
 #[test]
-fn a_slimmed_binding_still_matches_its_desired_state() {
-    use crate::api::{Role, RoleBindingSpec};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    let mut desired = RoleBinding::new(
-        "u1-sales",
-        RoleBindingSpec {
-            user: "u1".into(),
-            user_name: "alice@example.com".into(),
-            workspace: Some("sales".into()),
-            role: Role::Admin,
-        },
-    );
-    desired.metadata.labels = Some([(labels::USER.to_string(), "u1".to_string())].into());
-    desired.metadata.owner_references = Some(vec![OwnerReference {
-        api_version: "scim-operator.io/v1alpha1".into(),
-        kind: "User".into(),
-        name: "u1".into(),
-        uid: "0b0c".into(),
-        controller: Some(true),
-        ..Default::default()
-    }]);
-    let mut stored = desired.clone();
-    stored.metadata.uid = Some("9f2e".into());
-    stored.metadata.resource_version = Some("42".into());
-    stored.metadata.generation = Some(3);
-
-    stored.slim();
-    assert!(stored.metadata.uid.is_none() && stored.metadata.resource_version.is_none());
-    assert_eq!(stored.spec, desired.spec);
-    assert_eq!(stored.metadata.generation, Some(3), "status carries observedGeneration");
-    assert!(super::super::apply::metadata_matches(&stored, &desired));
-}
-
-#[test]
 fn a_relist_rebuilds_the_index_of_its_own_kind_only() {
     let (caches, _writers) = Caches::new();
     caches.memberships.set("ns", "alice", vec!["sales".into()]);
-    caches.user_bindings.set("ns", "alice-sales", vec!["alice".into()]);
     caches.user_native_bindings.set("ns", "ws/alice", vec!["alice".into()]);
 
-    // A RoleBinding relist that lists nothing drops the bindings, not the memberships.
-    begin_relist::<RoleBinding>(&caches);
-    end_relist::<RoleBinding>(&caches);
-    assert!(caches.user_bindings.objects("ns", "alice").is_empty());
-    assert_eq!(caches.memberships.objects("ns", "sales"), ["alice"]);
-    assert_eq!(caches.user_native_bindings.objects("ns", "alice"), ["ws/alice"]);
-
+    // A native-binding relist that lists nothing drops the native bindings, not the memberships.
     begin_relist::<RbacBinding>(&caches);
     end_relist::<RbacBinding>(&caches);
     assert!(caches.user_native_bindings.objects("ns", "alice").is_empty());
+    assert_eq!(caches.memberships.objects("ns", "sales"), ["alice"]);
     begin_relist::<User>(&caches);
     end_relist::<User>(&caches);
     assert!(caches.memberships.objects("ns", "sales").is_empty());
