@@ -48,8 +48,6 @@ pub(crate) struct Caches {
     pub user_native_bindings: Index,
     /// User → the ids of its groups (`spec.groups`); reversed: a group's members.
     pub memberships: Index,
-    /// RoleBinding → its user label; reversed: a user's bindings.
-    pub user_bindings: Index,
     pub triggers: Triggers,
 }
 
@@ -140,7 +138,6 @@ impl Caches {
             bindings: BindingCache::default(),
             directories,
             memberships: Index::default(),
-            user_bindings: Index::default(),
             triggers: Triggers::default(),
         };
         let writers = Writers {
@@ -310,11 +307,9 @@ fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<
             match event {
                 Ok(watcher::Event::Init) => {
                     caches.bindings.begin_relist();
-                    caches.user_bindings.begin_relist();
                 }
                 Ok(watcher::Event::InitDone) => {
                     caches.bindings.end_relist();
-                    caches.user_bindings.end_relist();
                     relisted(&caches);
                 }
                 Ok(watcher::Event::Apply(rb) | watcher::Event::InitApply(rb)) => {
@@ -448,23 +443,16 @@ fn on_workspace(caches: &Caches, change: Change<'_, Workspace>) {
 }
 
 fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
-    let (rb, deleted) = match change {
-        Change::Spec(rb) => (rb, false),
-        Change::Deleted(rb) => (rb, true),
-        Change::Other => return,
+    let (Change::Spec(rb) | Change::Deleted(rb)) = change else {
+        return;
     };
-    let (ns, name) = ns_name(rb);
-    let user = rb.labels().get(labels::USER).cloned();
-    if deleted {
-        caches.user_bindings.remove(&ns, &name);
-    } else {
-        caches.user_bindings.set(&ns, &name, user.iter().cloned().collect());
-    }
+    let ns = rb.namespace().unwrap_or_default();
+    let user = rb.labels().get(labels::USER);
     // A binding edited or deleted by someone else is put back by its user's reconcile.
     if let Some(user) = user
-        && caches.users.get(&ObjectRef::new(&user).within(&ns)).is_some()
+        && caches.users.get(&ObjectRef::new(user).within(&ns)).is_some()
     {
-        caches.triggers.user(&ns, &user);
+        caches.triggers.user(&ns, user);
     }
     // The namespace pass counts bindings (Directory status) and deletes those of users gone.
     caches.triggers.namespace(&ns);

@@ -53,7 +53,7 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
     )
     .await?;
     // Anything else labelled with this user is stale (left a workspace, suspended, ...).
-    for name in ctx.caches.user_bindings.objects(&ns, &id) {
+    for name in ctx.caches.bindings.of_user(&ns, &id) {
         if !desired.contains(&name) {
             ctx.writer.delete::<RoleBinding>(&ns, &name).await?;
         }

@@ -107,7 +107,44 @@ pub(crate) fn fingerprint(meta: &ObjectMeta, spec: &RoleBindingSpec, status: Opt
     hasher.finish()
 }
 
-type Records = HashMap<String, HashMap<Box<str>, Record>>;
+/// The bindings of one namespace.
+#[derive(Debug, Default)]
+struct Namespace {
+    records: HashMap<Box<str>, Record>,
+    /// User → its bindings (by the user label), for the user reconcile's prune.
+    by_user: HashMap<Box<str>, Vec<Box<str>>>,
+}
+
+impl Namespace {
+    fn insert(&mut self, name: &str, record: Record) {
+        let user = record.user.clone();
+        let old_user = self.records.insert(name.into(), record).and_then(|r| r.user);
+        if old_user != user {
+            self.unlink(name, old_user.as_deref());
+            if let Some(user) = user {
+                self.by_user.entry(user).or_default().push(name.into());
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(record) = self.records.remove(name) {
+            self.unlink(name, record.user.as_deref());
+        }
+    }
+
+    fn unlink(&mut self, name: &str, user: Option<&str>) {
+        let Some(user) = user else { return };
+        if let Some(names) = self.by_user.get_mut(user) {
+            names.retain(|n| &**n != name);
+            if names.is_empty() {
+                self.by_user.remove(user);
+            }
+        }
+    }
+}
+
+type Records = HashMap<String, Namespace>;
 
 /// Records by namespace and name, filled by the RoleBinding watch.
 #[derive(Debug)]
@@ -135,13 +172,22 @@ impl Default for BindingCache {
 impl BindingCache {
     pub fn get(&self, namespace: &str, name: &str) -> Option<Record> {
         let inner = self.inner.read().expect("binding cache lock");
-        inner.live.get(namespace)?.get(name).cloned()
+        inner.live.get(namespace)?.records.get(name).cloned()
+    }
+
+    /// The bindings labelled with `user`, sorted.
+    pub fn of_user(&self, namespace: &str, user: &str) -> Vec<String> {
+        let inner = self.inner.read().expect("binding cache lock");
+        let names = inner.live.get(namespace).and_then(|ns| ns.by_user.get(user));
+        let mut names: Vec<String> = names.into_iter().flatten().map(|n| n.to_string()).collect();
+        names.sort();
+        names
     }
 
     /// Name and user of every binding of ours in `namespace`.
     pub fn managed_in(&self, namespace: &str) -> Vec<(String, Option<String>)> {
         let inner = self.inner.read().expect("binding cache lock");
-        let records = inner.live.get(namespace).into_iter().flatten();
+        let records = inner.live.get(namespace).into_iter().flat_map(|ns| &ns.records);
         records
             .filter(|(_, r)| r.managed)
             .map(|(name, r)| (name.to_string(), r.user.as_deref().map(str::to_string)))
@@ -150,12 +196,8 @@ impl BindingCache {
 
     pub fn namespaces(&self) -> Vec<String> {
         let inner = self.inner.read().expect("binding cache lock");
-        inner
-            .live
-            .iter()
-            .filter(|(_, r)| !r.is_empty())
-            .map(|(ns, _)| ns.clone())
-            .collect()
+        let held = inner.live.iter().filter(|(_, ns)| !ns.records.is_empty());
+        held.map(|(ns, _)| ns.clone()).collect()
     }
 
     /// Stores a watched binding; returns whether its generation is new (a create or a change
@@ -164,17 +206,13 @@ impl BindingCache {
         let record = Record::new(rb);
         let (ns, name) = (rb.namespace().unwrap_or_default(), rb.name_any());
         let mut inner = self.inner.write().expect("binding cache lock");
-        let changed = inner
-            .live
-            .get(&ns)
-            .and_then(|r| r.get(name.as_str()))
-            .map(|r| r.generation)
-            != Some(record.generation);
+        let cached = inner.live.get(&ns).and_then(|n| n.records.get(name.as_str()));
+        let changed = cached.map(|r| r.generation) != Some(record.generation);
         let target = match inner.relist.as_mut() {
             Some(relist) => relist,
             None => &mut inner.live,
         };
-        target.entry(ns).or_default().insert(name.into(), record);
+        target.entry(ns).or_default().insert(&name, record);
         changed
     }
 
@@ -182,7 +220,7 @@ impl BindingCache {
         let ns = rb.namespace().unwrap_or_default();
         let mut inner = self.inner.write().expect("binding cache lock");
         if let Some(records) = inner.live.get_mut(&ns) {
-            records.remove(rb.name_any().as_str());
+            records.remove(&rb.name_any());
         }
     }
 
@@ -348,7 +386,9 @@ mod tests {
             "readers see the old state meanwhile"
         );
         assert!(cache.get("ns", "alice.org").is_none());
+        assert_eq!(cache.of_user("ns", "alice"), ["alice.sales"]);
         cache.end_relist();
+        assert_eq!(cache.of_user("ns", "alice"), ["alice.org"]);
         assert!(
             cache.get("ns", "alice.sales").is_none(),
             "not listed again: deleted while away"
@@ -359,5 +399,21 @@ mod tests {
         );
         cache.delete(&second);
         assert!(cache.managed_in("ns").is_empty());
+        assert!(cache.of_user("ns", "alice").is_empty());
+    }
+
+    #[test]
+    fn a_users_bindings_follow_the_user_label() {
+        let cache = BindingCache::default();
+        let mut sales = desired();
+        cache.apply(&sales);
+        let mut org = desired();
+        org.metadata.name = Some("alice.org".into());
+        cache.apply(&org);
+        assert_eq!(cache.of_user("ns", "alice"), ["alice.org", "alice.sales"]);
+        sales.labels_mut().insert(labels::USER.into(), "bob".into());
+        cache.apply(&sales);
+        assert_eq!(cache.of_user("ns", "alice"), ["alice.org"]);
+        assert_eq!(cache.of_user("ns", "bob"), ["alice.sales"]);
     }
 }
