@@ -136,11 +136,12 @@ async fn apply_bindings(
     Ok(names)
 }
 
-/// Makes `stored` exactly `desired` with a merge patch. Needed only when someone else set a field
-/// of the binding by hand (`spec.workspace` on an organisation binding, a `scim-operator.io/`
-/// label): server-side apply removes only fields its own manager set, and since every apply
-/// bumps the generation, each would trigger the next. The patch is conditional on the stored
-/// resourceVersion, so the generation it creates is the one its status names.
+/// Makes `stored` exactly `desired` with a merge patch, when the apply did not. Two causes: the
+/// cache had not yet seen an earlier write, so the status named the wrong generation; or someone
+/// set a field by hand (`spec.workspace` on an organisation binding, a `scim-operator.io/`
+/// label), which server-side apply cannot remove since its manager never set it — and as every
+/// apply bumps the generation, each would trigger the next. The patch is conditional on the
+/// stored resourceVersion, so the generation it creates is the one its status names.
 async fn restate_binding(ctx: &Context, desired: &RoleBinding, stored: &RoleBinding) -> Result<()> {
     let mut labels = serde_json::json!(desired.labels());
     for key in stored.labels().keys() {
@@ -157,7 +158,7 @@ async fn restate_binding(ctx: &Context, desired: &RoleBinding, stored: &RoleBind
         "spec": spec,
         "status": desired.status,
     });
-    tracing::warn!(binding = %desired.name_any(), "a RoleBinding carried fields set by hand; restating it");
+    tracing::info!(binding = %desired.name_any(), "RoleBinding differs after apply; restating it");
     ctx.writer
         .merge_patch::<RoleBinding>(&desired.namespace().unwrap_or_default(), &desired.name_any(), &patch)
         .await
