@@ -77,8 +77,9 @@ struct Args {
     /// Lookups per latency sample; default users/20 within 200..=2000 (×2 at concurrency > 1).
     #[arg(long)]
     lookups: Option<usize>,
-    /// How long RoleBindings may take to converge before the run fails.
-    #[arg(long, default_value_t = 900)]
+    /// How long RoleBindings may take to converge before the run fails: a guard against a
+    /// controller that never converges, with headroom over the ~15 min of full scale.
+    #[arg(long, default_value_t = 1500)]
     converge_timeout_secs: u64,
     /// The operator binary; default: `scim-operator` next to this binary.
     #[arg(long)]
