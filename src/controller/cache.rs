@@ -1,5 +1,6 @@
-//! Watch caches (one reflector per kind, shared by every reconciler), the indexes kept beside
-//! them, and the triggers they fire: a user to re-plan, a namespace to re-summarise.
+//! Watch caches (one watch per kind, shared by every reconciler; RoleBindings as compact
+//! records, see `bindings`), the indexes kept beside them, and the triggers they fire: a user
+//! to re-plan, a namespace to re-summarise.
 //!
 //! One watch per kind, not one per controller: at 50,000 users a second copy of the User cache
 //! would double the memory. For the same reason the SCIM endpoint's store, when it runs in this
@@ -28,9 +29,9 @@ use super::index::Index;
 use super::native;
 use super::{Error, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
+use crate::scim::store::{Cached, Store as ScimStore};
 
 mod bindings;
-use crate::scim::store::{Cached, Store as ScimStore};
 pub(crate) use bindings::{BindingCache, Record as CachedBinding, fingerprint};
 
 /// The shared caches and indexes.
@@ -313,11 +314,15 @@ fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<
                     relisted(&caches);
                 }
                 Ok(watcher::Event::Apply(rb) | watcher::Event::InitApply(rb)) => {
-                    let change = match caches.bindings.apply(&rb) {
-                        true => Change::Spec(&rb),
-                        false => Change::Other,
-                    };
-                    on_binding(&caches, change);
+                    let new_generation = caches.bindings.apply(&rb);
+                    on_binding(
+                        &caches,
+                        if new_generation {
+                            Change::Spec(&rb)
+                        } else {
+                            Change::Other
+                        },
+                    );
                 }
                 Ok(watcher::Event::Delete(rb)) => {
                     caches.bindings.delete(&rb);
