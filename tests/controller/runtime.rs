@@ -164,7 +164,10 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
     // nothing; wait until every member was reconciled again.
     // Only member writes are counted: the namespace pass may still be settling its O(1) statuses.
     let member_writes = |m: &scim_operator::controller::Metrics| {
-        m.writes_of("User", "status") + m.writes_of("RoleBinding", "apply") + m.writes_of("RoleBinding", "delete")
+        m.writes_of("User", "status")
+            + m.writes_of("RoleBinding", "apply")
+            + m.writes_of("RoleBinding", "patch")
+            + m.writes_of("RoleBinding", "delete")
     };
     let before = member_writes(&env.metrics);
     let reconciled = env.metrics.reconciles_of("User");
@@ -181,8 +184,9 @@ async fn one_change_to_a_big_group_writes_a_few_objects() {
     let writes = member_writes(&env.metrics) - before;
     assert_eq!(writes, 0, "{:?}", env.metrics.write_counts());
 
-    // One new member: its two bindings (spec and status in one write each), its status, the group's member count, the
-    // workspace counts and the directory counts — not one write per member.
+    // One new member: its two bindings (spec and status in one write each), its status, the
+    // group's member count, the workspace counts and the directory counts — not one write per
+    // member.
     let before = env.metrics.object_writes();
     let before_members = member_writes(&env.metrics);
     env.user("newcomer", &["g-all"], &[]).await;
