@@ -99,6 +99,7 @@ pub async fn run(
         config: ScimConfig {
             max_body_bytes: args.max_body_bytes,
             max_results: args.max_results,
+            ..ScimConfig::default()
         },
     };
     let scim = tokio::net::TcpListener::bind(args.listen).await?;

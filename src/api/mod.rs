@@ -1,8 +1,10 @@
 //! The custom resources of `scim-operator.io/v1alpha1`.
 //!
 //! `Directory` is written by the platform admin; `User` and `Group` by the SCIM endpoint;
-//! `Workspace` and `RoleBinding` by the controller.
+//! `Workspace` and `RoleBinding` by the controller. `NameClaim` is the SCIM endpoint's
+//! bookkeeping of unique keys.
 
+mod claim;
 mod conditions;
 mod directory;
 mod group;
@@ -10,6 +12,7 @@ mod rolebinding;
 mod user;
 mod workspace;
 
+pub use claim::*;
 pub use conditions::*;
 pub use directory::*;
 pub use group::*;
@@ -80,6 +83,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Group::crd(),
         Workspace::crd(),
         without_status_subresource(RoleBinding::crd()),
+        NameClaim::crd(),
     ]
     .into_iter()
     .map(kubernetes_formats)

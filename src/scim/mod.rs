@@ -4,6 +4,7 @@
 //! (pure) → `write` (custom resources via the API server) ; reads come from `store`.
 
 pub mod auth;
+pub mod claims;
 mod discovery;
 pub mod error;
 pub mod filter;

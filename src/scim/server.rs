@@ -26,6 +26,8 @@ pub struct ScimConfig {
     pub max_body_bytes: usize,
     /// Largest page of a list response, advertised as `filter.maxResults`.
     pub max_results: usize,
+    /// How long a name claim whose holder does not hold the name is left alone (see `claims`).
+    pub claim_grace: std::time::Duration,
 }
 
 impl Default for ScimConfig {
@@ -33,6 +35,7 @@ impl Default for ScimConfig {
         ScimConfig {
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
+            claim_grace: super::claims::CLAIM_GRACE,
         }
     }
 }
