@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::Value;
 
@@ -19,8 +20,11 @@ use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{self, create_unique, find, replace_edited, set_membership, stamp};
-use crate::api::{Group, GroupSpec};
+use super::write::{
+    self, Created, USER_ID_PREFIX, create_claimed, find, is_valid_id, replace_edited, set_membership, stamp,
+    unknown_member,
+};
+use crate::api::{Group, GroupSpec, User};
 
 fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
     let members: Option<Vec<Reference<'_>>> = with_members.then(|| {
@@ -139,50 +143,113 @@ fn parse_body(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<String>>)> {
     group_from_scim(body)
 }
 
-/// Refuses members that are not Users of this directory, before anything is written.
-fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeSet<String>) -> ScimResult<()> {
-    let missing = state.store.read(namespace, |ns| {
-        members.iter().find(|m| !ns.users.contains_key(*m)).cloned()
-    });
-    match missing {
-        Some(id) => Err(ScimError::bad_request(
-            "invalidValue",
-            format!("member {id:?} is not a User of this directory"),
-        )),
-        None => Ok(()),
-    }
+/// Annotation of a group created with members until all of them are written: a retried
+/// `POST /Groups` with its displayName then continues that creation instead of answering 409.
+pub const PENDING_MEMBERS: &str = "scim-operator.io/pending-members";
+
+fn is_pending(group: &Group) -> bool {
+    group.annotations().contains_key(PENDING_MEMBERS)
 }
 
-/// `POST /Groups` → 201, or 409 `uniqueness` when the displayName is taken.
+/// Refuses members that are not Users of this directory, before anything is written. An id this
+/// replica has not seen yet (created on another replica a moment ago) is looked up in the API
+/// server before it is refused: a 400 is permanent for Entra.
+async fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeSet<String>) -> ScimResult<()> {
+    let unseen: Vec<String> = state.store.read(namespace, |ns| {
+        members.iter().filter(|m| !ns.users.contains_key(*m)).cloned().collect()
+    });
+    let api = Api::<User>::namespaced(state.client.clone(), namespace);
+    for id in unseen {
+        let exists = is_valid_id(USER_ID_PREFIX, &id)
+            && api
+                .get_opt(&id)
+                .await?
+                .is_some_and(|u| u.metadata.deletion_timestamp.is_none());
+        if !exists {
+            return Err(unknown_member(&id));
+        }
+    }
+    Ok(())
+}
+
+/// After members were added: when the group was deleted meanwhile (a concurrent DELETE), takes
+/// the additions back and answers 404, so no membership of a deleted group outlives the request.
+async fn ensure_group_exists(state: &AppState, namespace: &str, id: &str, added: &[String]) -> ScimResult<()> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    let group = Api::<Group>::namespaced(state.client.clone(), namespace)
+        .get_opt(id)
+        .await?;
+    if group.is_some_and(|g| g.metadata.deletion_timestamp.is_none()) {
+        return Ok(());
+    }
+    set_membership(state, namespace, id, added, false).await?;
+    Err(ScimError::not_found(format!("Group {id} was deleted")))
+}
+
+/// `POST /Groups` → 201, or 409 `uniqueness` when the displayName is taken. A group with members
+/// is created first (marked [`PENDING_MEMBERS`]), then its members are written, then the mark is
+/// removed; if that fails midway, the client's retry continues the same group.
 pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
     let (spec, members) = parse_body(body)?;
     let members: BTreeSet<String> = members.unwrap_or_default().into_iter().collect();
     let display_name = spec.display_name.clone();
-    if state
-        .store
-        .read(&auth.namespace, |ns| ns.group_by_name(&display_name).is_some())
-    {
-        return Err(conflict(&display_name));
-    }
-    check_members_exist(&state, &auth.namespace, &members)?;
-    let api = Api::<Group>::namespaced(state.client.clone(), &auth.namespace);
+    check_members_exist(&state, &auth.namespace, &members).await?;
     let directory = auth.directory.name_any();
-    let make = |name: String| {
-        let mut group = Group::new(&name, spec.clone());
-        group.metadata.namespace = Some(auth.namespace.clone());
-        stamp(&mut group, &directory);
+    let cached = state
+        .store
+        .read(&auth.namespace, |ns| ns.group_by_name(&display_name).cloned());
+    let group = match cached {
+        Some(g) if is_pending(&g) => (*g).clone(),
+        Some(_) => return Err(conflict(&display_name)),
+        None => {
+            let make = |id: String| {
+                let mut group = Group::new(&id, spec.clone());
+                group.metadata.namespace = Some(auth.namespace.clone());
+                stamp(&mut group, &directory);
+                if !members.is_empty() {
+                    group.annotations_mut().insert(PENDING_MEMBERS.into(), "true".into());
+                }
+                group
+            };
+            match create_claimed(&state, &auth.namespace, make).await? {
+                Created::New(group) => group,
+                Created::Taken(holder) => match find::<Group>(&state, &auth.namespace, &holder).await {
+                    Ok(g) if is_pending(&g) && g.spec.display_name == display_name => g,
+                    _ => return Err(conflict(&display_name)),
+                },
+            }
+        }
+    };
+    let id = group.name_any();
+    let group = if is_pending(&group) {
+        // Exactly the request's members, also when continuing an earlier attempt.
+        let current: BTreeSet<String> = state
+            .store
+            .read(&auth.namespace, |ns| ns.members(&id).cloned().collect());
+        let added: Vec<String> = members.difference(&current).cloned().collect();
+        let removed: Vec<String> = current.difference(&members).cloned().collect();
+        set_membership(&state, &auth.namespace, &id, &added, true).await?;
+        set_membership(&state, &auth.namespace, &id, &removed, false).await?;
+        ensure_group_exists(&state, &auth.namespace, &id, &added).await?;
+        let done = serde_json::json!({
+            "metadata": {"annotations": {PENDING_MEMBERS: null}},
+            "spec": spec,
+        });
+        let group = Api::<Group>::namespaced(state.client.clone(), &auth.namespace)
+            .patch(&id, &PatchParams::default(), &Patch::Merge(&done))
+            .await?;
+        state.store.record(group.clone());
+        group
+    } else {
         group
     };
-    let same = |g: &Group| g.spec.display_name == display_name;
-    let created = create_unique(&api, "g", &display_name, make, same, || conflict(&display_name)).await?;
-    state.store.record(created.clone());
-    let members: Vec<String> = members.into_iter().collect();
-    set_membership(&state, &auth.namespace, &created.name_any(), &members, true).await?;
-    tracing::info!(namespace = %auth.namespace, id = %created.name_any(), members = members.len(), "group created");
+    tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group created");
     Ok(respond(
         &state,
         &auth,
-        &created,
+        &group,
         StatusCode::CREATED,
         &Selection::default(),
     ))
@@ -197,17 +264,35 @@ async fn update(
     headers: &HeaderMap,
     edit: impl Fn(&Group, Vec<String>) -> ScimResult<(GroupSpec, Option<Vec<String>>)>,
 ) -> ScimResult<()> {
+    // Members the edit adds that this replica has not seen are looked up in the API server first,
+    // so that nothing is written when one is refused.
+    let verified: BTreeSet<String> = {
+        let current: Group = find(state, &auth.namespace, id).await?;
+        let old: BTreeSet<String> = state
+            .store
+            .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+        let (_, new) = edit(&current, old.iter().cloned().collect())?;
+        let added: BTreeSet<String> = new.into_iter().flatten().filter(|m| !old.contains(m)).collect();
+        check_members_exist(state, &auth.namespace, &added).await?;
+        added
+    };
     // The member change decided by the edit that succeeded: (members before, members after).
     let mut members = None;
-    replace_edited(state, &auth.namespace, id, headers, |current: &Group| {
+    let taken = |next: &Group| conflict(&next.spec.display_name);
+    replace_edited(state, &auth.namespace, id, headers, taken, |current: &Group| {
         let old_members: BTreeSet<String> = state
             .store
             .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
         let (spec, new_members) = edit(current, old_members.iter().cloned().collect())?;
         let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
-        if let Some(new) = &new_members {
-            let added: BTreeSet<String> = new.difference(&old_members).cloned().collect();
-            check_members_exist(state, &auth.namespace, &added)?;
+        if let Some(new) = &new_members
+            && let Some(unknown) = state.store.read(&auth.namespace, |ns| {
+                new.difference(&old_members)
+                    .find(|m| !verified.contains(*m) && !ns.users.contains_key(*m))
+                    .cloned()
+            })
+        {
+            return Err(unknown_member(&unknown));
         }
         members = new_members.map(|new| (old_members, new));
         if spec == current.spec {
@@ -231,6 +316,7 @@ async fn update(
         let removed: Vec<String> = old.difference(&new).cloned().collect();
         set_membership(state, &auth.namespace, id, &added, true).await?;
         set_membership(state, &auth.namespace, id, &removed, false).await?;
+        ensure_group_exists(state, &auth.namespace, id, &added).await?;
     }
     tracing::info!(namespace = %auth.namespace, %id, "group updated");
     Ok(())
@@ -412,9 +498,10 @@ async fn patch_members(
                 .is_some_and(|u| u.spec.groups.binary_search_by(|g| g.as_str().cmp(id)).is_ok())
         })
     });
-    check_members_exist(state, &auth.namespace, &added.iter().cloned().collect())?;
+    check_members_exist(state, &auth.namespace, &added.iter().cloned().collect()).await?;
     set_membership(state, &auth.namespace, id, &added, true).await?;
     set_membership(state, &auth.namespace, id, &removed, false).await?;
+    ensure_group_exists(state, &auth.namespace, id, &added).await?;
     tracing::info!(namespace = %auth.namespace, %id, added = added.len(), removed = removed.len(), "group members updated");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -351,6 +351,20 @@ impl Store {
         });
     }
 
+    /// A store filled by one list of each kind and never updated by a watch: a replica that lags
+    /// behind every later change. Tests use it to pin races between replicas.
+    pub async fn snapshot(client: Client) -> kube::Result<Store> {
+        let store = Store::default();
+        let params = kube::api::ListParams::default();
+        let users = Api::<User>::all(client.clone()).list(&params).await?;
+        store.relisted(users.items.into_iter().map(Arc::new));
+        let groups = Api::<Group>::all(client.clone()).list(&params).await?;
+        store.relisted(groups.items.into_iter().map(Arc::new));
+        let directories = Api::<Directory>::all(client).list(&params).await?;
+        store.relisted(directories.items.into_iter().map(Arc::new));
+        Ok(store)
+    }
+
     /// Whether every kind has been listed at least once.
     pub fn is_ready(&self) -> bool {
         *self.synced.borrow() == ALL_SYNCED

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 use serde_json::Value;
 
+use super::claims::fold_user_name;
 use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
@@ -16,7 +17,7 @@ use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{self, create_unique, find, replace_edited, stamp};
+use super::write::{self, Created, create_claimed, find, replace_edited, stamp};
 use crate::api::{User, UserSpec};
 
 fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
@@ -119,20 +120,17 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
     {
         return Err(conflict(&user_name));
     }
-    let api = Api::<User>::namespaced(state.client.clone(), &auth.namespace);
     let directory = auth.directory.name_any();
-    let make = |name: String| {
-        let mut user = User::new(&name, spec.clone());
+    let make = |id: String| {
+        let mut user = User::new(&id, spec.clone());
         user.metadata.namespace = Some(auth.namespace.clone());
         stamp(&mut user, &directory);
         user
     };
-    let same = |u: &User| u.spec.user_name.eq_ignore_ascii_case(&user_name);
-    let created = create_unique(&api, "u", &user_name.to_lowercase(), make, same, || {
-        conflict(&user_name)
-    })
-    .await?;
-    state.store.record(created.clone());
+    let created = match create_claimed(&state, &auth.namespace, make).await? {
+        Created::New(user) => user,
+        Created::Taken(_) => return Err(conflict(&user_name)),
+    };
     tracing::info!(namespace = %auth.namespace, id = %created.name_any(), "user created");
     Ok(respond(&state, &auth, &created, StatusCode::CREATED, None))
 }
@@ -146,13 +144,14 @@ async fn update(
     headers: &HeaderMap,
     edit: impl Fn(&User) -> ScimResult<UserSpec>,
 ) -> ScimResult<User> {
-    let updated = replace_edited(state, &auth.namespace, id, headers, |current: &User| {
+    let taken = |next: &User| conflict(&next.spec.user_name);
+    let updated = replace_edited(state, &auth.namespace, id, headers, taken, |current: &User| {
         let mut spec = edit(current)?;
         spec.groups = current.spec.groups.clone();
         if spec == current.spec {
             return Ok(None);
         }
-        if !spec.user_name.eq_ignore_ascii_case(&current.spec.user_name)
+        if fold_user_name(&spec.user_name) != fold_user_name(&current.spec.user_name)
             && state.store.read(&auth.namespace, |ns| {
                 ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id)
             })

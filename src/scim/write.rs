@@ -1,41 +1,53 @@
 //! The SCIM write path: object ids, uniqueness under concurrency, optimistic updates, membership.
 //!
-//! Uniqueness holds across replicas without a lock: a new object's name is derived from its unique
-//! key (lowercased userName, exact group displayName), so two concurrent creates of the same key
-//! race for the same name and the API server lets exactly one win. When the name is held by an
-//! object whose key has since changed (a renamed user), the next name in a fixed sequence is tried.
+//! Ids are random and never reused; unique keys (userName, displayName) are held by name claims
+//! (see [`super::claims`]) that the API server arbitrates, so uniqueness holds across replicas
+//! without a lock, for creates and renames alike.
 
 use std::collections::BTreeMap;
 
 use axum::http::HeaderMap;
 use axum::http::header::IF_MATCH;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::NamespaceResourceScope;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
+use super::claims::{self, Keyed};
 use super::error::{ScimError, ScimResult};
 use super::resource::{LAST_MODIFIED, etag};
 use super::server::{AppState, check_if_match};
 use super::store::Cached;
 use crate::api::{User, labels};
 
-/// How many alternative names a create tries before giving up.
-const NAME_ATTEMPTS: usize = 8;
 /// How many times an update is retried after losing a race with another writer.
 const UPDATE_ATTEMPTS: usize = 10;
 /// Parallel member updates of one group request.
 const MEMBERSHIP_PARALLELISM: usize = 16;
 
-/// The object name for a unique key: `{prefix}{20 hex of sha256(key)}`, then `-1`, `-2`, ….
-pub fn object_name(prefix: &str, key: &str, attempt: usize) -> String {
-    let hash = hex::encode(Sha256::digest(key.as_bytes()));
-    match attempt {
-        0 => format!("{prefix}{}", &hash[..20]),
-        n => format!("{prefix}{}-{n}", &hash[..20]),
-    }
+/// The id prefix of Users.
+pub const USER_ID_PREFIX: char = 'u';
+/// The id prefix of Groups.
+pub const GROUP_ID_PREFIX: char = 'g';
+
+/// A new id: the kind's prefix and 128 random bits in hex. Never derived from the resource, so
+/// never handed to another resource after a delete.
+pub fn new_id(prefix: char) -> String {
+    format!("{prefix}{:032x}", rand::random::<u128>())
+}
+
+/// Whether `id` has the shape of an id this server issues for the kind: its prefix, then lowercase
+/// letters, digits and inner hyphens, 63 characters at most (a DNS label; older releases issued
+/// `{prefix}{20 hex}` and `-{n}` suffixes, which still match). Anything else — `/`, `?`, `%`,
+/// uppercase — never reaches the API server's URLs.
+pub fn is_valid_id(prefix: char, id: &str) -> bool {
+    id.len() <= 63
+        && id.starts_with(prefix)
+        && id.len() > 1
+        && !id.ends_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
@@ -55,37 +67,64 @@ pub fn stamp<K: Resource>(obj: &mut K, directory: &str) {
         .insert(LAST_MODIFIED.into(), now());
 }
 
-/// Creates `make(name)` under the first free name for `key`. `same_key` tells whether an existing
-/// holder of a name has the same key (→ 409) or has moved on (→ try the next name).
-pub async fn create_unique<K>(
-    api: &Api<K>,
-    prefix: &str,
-    key: &str,
+/// The outcome of [`create_claimed`].
+pub enum Created<K> {
+    /// Stored under a new id.
+    New(K),
+    /// The key is held by the object with this id.
+    Taken(String),
+}
+
+/// Creates `make(id)` under a new id once the object's key is claimed for it. When the create is
+/// refused for certain, the claim is released again; when its outcome is unknown (the API server
+/// failed midway), the claim stays and becomes stale if the object was never stored.
+pub(crate) async fn create_claimed<K>(
+    state: &AppState,
+    namespace: &str,
     make: impl Fn(String) -> K,
-    same_key: impl Fn(&K) -> bool,
-    conflict: impl Fn() -> ScimError,
-) -> ScimResult<K>
+) -> ScimResult<Created<K>>
 where
-    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Keyed + Cached + serde::Serialize,
 {
-    for attempt in 0..NAME_ATTEMPTS {
-        let name = object_name(prefix, key, attempt);
-        match api.create(&PostParams::default(), &make(name.clone())).await {
-            Ok(created) => return Ok(created),
-            Err(kube::Error::Api(s)) if s.is_already_exists() => match api.get_opt(&name).await? {
-                Some(holder) if same_key(&holder) && holder.meta().deletion_timestamp.is_none() => {
-                    return Err(conflict());
-                }
-                // Deleted meanwhile: the same name is free again.
-                None => return Box::pin(create_unique(api, prefix, key, make, same_key, conflict)).await,
-                Some(_) => continue,
-            },
-            Err(e) => return Err(e.into()),
-        }
+    let id = new_id(id_prefix::<K>());
+    let object = make(id.clone());
+    let key = object.unique_key();
+    if let Some(holder) = claims::acquire::<K>(&state.client, namespace, &key, &id, state.config.claim_grace).await? {
+        return Ok(Created::Taken(holder));
     }
-    Err(ScimError::uniqueness(format!(
-        "no free object name for this resource after {NAME_ATTEMPTS} attempts"
-    )))
+    let api = Api::<K>::namespaced(state.client.clone(), namespace);
+    match api.create(&PostParams::default(), &object).await {
+        Ok(created) => {
+            // A request for the same key may have taken the claim while this create was in flight
+            // (it found no holder yet): then exactly one of the two objects must stay.
+            if !claims::is_held_by::<K>(&state.client, namespace, &key, &id).await?
+                && let Some(holder) =
+                    claims::acquire::<K>(&state.client, namespace, &key, &id, state.config.claim_grace).await?
+            {
+                match api.delete(&id, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+                return Ok(Created::Taken(holder));
+            }
+            record(state, &id, created.clone());
+            Ok(Created::New(created))
+        }
+        Err(kube::Error::Api(s)) if s.code < 500 && s.code != 429 => {
+            claims::release::<K>(&state.client, namespace, &key, &id).await;
+            Err(kube::Error::Api(s).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Records a written object in the cache, only when it is the object the request named: what a
+/// real write of that id returned.
+fn record<K: Cached>(state: &AppState, id: &str, obj: K) {
+    if obj.meta().name.as_deref() == Some(id) && obj.meta().resource_version.is_some() {
+        state.store.record(obj);
+    }
 }
 
 /// Whether an API error is a lost optimistic-concurrency race.
@@ -114,6 +153,9 @@ pub async fn set_membership(
 }
 
 async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, member: bool) -> ScimResult<()> {
+    if !is_valid_id(USER_ID_PREFIX, user) {
+        return if member { Err(unknown_member(user)) } else { Ok(()) };
+    }
     let api = Api::<User>::namespaced(state.client.clone(), namespace);
     for attempt in 0..UPDATE_ATTEMPTS {
         let current = match attempt {
@@ -123,7 +165,7 @@ async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, mem
             },
             _ => api.get_opt(user).await?,
         };
-        let Some(current) = current else {
+        let Some(current) = current.filter(|u| u.meta().deletion_timestamp.is_none()) else {
             return if member { Err(unknown_member(user)) } else { Ok(()) };
         };
         let mut groups = current.spec.groups.clone();
@@ -141,7 +183,7 @@ async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, mem
         });
         match api.patch(user, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(updated) => {
-                state.store.record(updated);
+                record(state, user, updated);
                 return Ok(());
             }
             Err(e) if is_conflict(&e) => continue,
@@ -153,7 +195,8 @@ async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, mem
     Err(ScimError::unavailable("too many concurrent updates of a member; retry"))
 }
 
-fn unknown_member(user: &str) -> ScimError {
+/// 400 `invalidValue` for a member id that names no User of the directory.
+pub(crate) fn unknown_member(user: &str) -> ScimError {
     ScimError::bad_request(
         "invalidValue",
         format!("member {user:?} is not a User of this directory"),
@@ -163,54 +206,98 @@ fn unknown_member(user: &str) -> ScimError {
 /// Rewrites an object optimistically: `edit` turns the current version into the next one (`None`:
 /// nothing to change), which replaces it at the resourceVersion it was read at. When another
 /// writer got there first, the object is read again and edited again, except under `If-Match`,
-/// which then fails with 412. Returns the object as stored.
-pub(crate) async fn replace_edited<K: Cached + Resource<Scope = NamespaceResourceScope> + serde::Serialize>(
+/// which then fails with 412. A changed unique key is claimed before the write (`conflict` when it
+/// is taken) and the old one released after it. Returns the object as stored.
+pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
     state: &AppState,
     namespace: &str,
     id: &str,
     headers: &HeaderMap,
+    conflict: impl Fn(&K) -> ScimError,
     mut edit: impl FnMut(&K) -> ScimResult<Option<K>>,
 ) -> ScimResult<K> {
     let api = Api::<K>::namespaced(state.client.clone(), namespace);
     let noun = K::kind(&()).to_lowercase();
-    for attempt in 0..UPDATE_ATTEMPTS {
-        let current = match attempt {
-            0 => find(state, namespace, id).await?,
-            _ => api
-                .get_opt(id)
-                .await?
-                .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", K::kind(&()))))?,
-        };
-        check_if_match(headers, &etag(&current))?;
-        let Some(next) = edit(&current)? else {
-            return Ok(current);
-        };
-        match api.replace(id, &PostParams::default(), &next).await {
-            Ok(updated) => {
-                state.store.record(updated.clone());
-                return Ok(updated);
+    // A key claimed by an earlier attempt of this request, to release if the write goes elsewhere.
+    let mut claimed: Option<String> = None;
+    let result = async {
+        for attempt in 0..UPDATE_ATTEMPTS {
+            let current = match attempt {
+                0 => find(state, namespace, id).await?,
+                _ => api
+                    .get_opt(id)
+                    .await?
+                    .filter(|o| o.meta().deletion_timestamp.is_none())
+                    .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", K::kind(&()))))?,
+            };
+            check_if_match(headers, &etag(&current))?;
+            let Some(next) = edit(&current)? else {
+                return Ok((current, None));
+            };
+            let (old_key, new_key) = (current.unique_key(), next.unique_key());
+            if new_key != old_key && claimed.as_deref() != Some(new_key.as_str()) {
+                if let Some(stale) = claimed.take() {
+                    claims::release::<K>(&state.client, namespace, &stale, id).await;
+                }
+                if claims::acquire::<K>(&state.client, namespace, &new_key, id, state.config.claim_grace)
+                    .await?
+                    .is_some()
+                {
+                    return Err(conflict(&next));
+                }
+                claimed = Some(new_key.clone());
             }
-            Err(e) if is_conflict(&e) && headers.contains_key(IF_MATCH) => {
-                return Err(ScimError::precondition_failed(format!(
-                    "the {noun} changed while this request was applied"
-                )));
+            match api.replace(id, &PostParams::default(), &next).await {
+                Ok(updated) => {
+                    record(state, id, updated.clone());
+                    let released = (new_key != old_key).then_some(old_key);
+                    return Ok((updated, released));
+                }
+                Err(e) if is_conflict(&e) && headers.contains_key(IF_MATCH) => {
+                    return Err(ScimError::precondition_failed(format!(
+                        "the {noun} changed while this request was applied"
+                    )));
+                }
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if is_conflict(&e) => continue,
-            Err(e) => return Err(e.into()),
+        }
+        Err(ScimError::unavailable(format!(
+            "too many concurrent updates of this {noun}; retry"
+        )))
+    }
+    .await;
+    match result {
+        Ok((updated, released)) => {
+            if let Some(old_key) = released {
+                claims::release::<K>(&state.client, namespace, &old_key, id).await;
+            }
+            // A claim taken for a key the stored object does not have (the edit changed course).
+            if let Some(key) = claimed.filter(|k| *k != updated.unique_key()) {
+                claims::release::<K>(&state.client, namespace, &key, id).await;
+            }
+            Ok(updated)
+        }
+        Err(e) => {
+            // Not written: give back a key claimed for it (if the write's outcome is unknown and it
+            // did land, the object holds the key anyway, and a claim it lacks is recreated by the
+            // next rename or found missing by nobody: the cache check still guards the key).
+            if let Some(key) = claimed {
+                claims::release::<K>(&state.client, namespace, &key, id).await;
+            }
+            Err(e)
         }
     }
-    Err(ScimError::unavailable(format!(
-        "too many concurrent updates of this {noun}; retry"
-    )))
 }
 
 /// The object from the cache, or from the API server when this replica has not seen it yet
-/// (read-your-writes across replicas). Objects being deleted count as gone.
-pub(crate) async fn find<K: Cached + Resource<Scope = NamespaceResourceScope>>(
-    state: &AppState,
-    namespace: &str,
-    id: &str,
-) -> ScimResult<K> {
+/// (read-your-writes across replicas). Objects being deleted count as gone; so does an id of a
+/// shape this server never issues, which never reaches the API server.
+pub(crate) async fn find<K: Keyed + Cached>(state: &AppState, namespace: &str, id: &str) -> ScimResult<K> {
+    let not_found = || ScimError::not_found(format!("{} {id} not found", K::kind(&())));
+    if !is_valid_id(id_prefix::<K>(), id) {
+        return Err(not_found());
+    }
     if let Some(obj) = state.store.get::<K>(namespace, id) {
         return Ok((*obj).clone());
     }
@@ -219,17 +306,22 @@ pub(crate) async fn find<K: Cached + Resource<Scope = NamespaceResourceScope>>(
         .await?;
     let obj = found
         .filter(|o| o.meta().deletion_timestamp.is_none())
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", K::kind(&()))))?;
-    state.store.record(obj.clone());
+        .ok_or_else(not_found)?;
+    record(state, id, obj.clone());
     Ok(obj)
 }
 
-/// Deletes an object found by [`find`] and forgets it, so a late watch event cannot revive it.
-pub(crate) async fn delete<K: Cached + Resource<Scope = NamespaceResourceScope>>(
-    state: &AppState,
-    namespace: &str,
-    current: &K,
-) -> ScimResult<()> {
+/// The id prefix of a kind.
+pub fn id_prefix<K: Keyed>() -> char {
+    match K::CLAIMED {
+        crate::api::ClaimedKind::User => USER_ID_PREFIX,
+        crate::api::ClaimedKind::Group => GROUP_ID_PREFIX,
+    }
+}
+
+/// Deletes an object found by [`find`], forgets it, so a late watch event cannot revive it, and
+/// releases its key.
+pub(crate) async fn delete<K: Keyed + Cached>(state: &AppState, namespace: &str, current: &K) -> ScimResult<()> {
     let id = current.name_any();
     let api = Api::<K>::namespaced(state.client.clone(), namespace);
     let deleted_version = match api.delete(&id, &DeleteParams::default()).await {
@@ -243,5 +335,41 @@ pub(crate) async fn delete<K: Cached + Resource<Scope = NamespaceResourceScope>>
         .or_else(|| current.resource_version())
         .and_then(|v| v.parse().ok());
     state.store.forget::<K>(namespace, &id, version);
+    claims::release::<K>(&state.client, namespace, &current.unique_key(), &id).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_are_valid_and_distinct() {
+        let (a, b) = (new_id(USER_ID_PREFIX), new_id(USER_ID_PREFIX));
+        assert_ne!(a, b);
+        assert!(is_valid_id(USER_ID_PREFIX, &a), "{a}");
+        assert!(!is_valid_id(GROUP_ID_PREFIX, &a), "a user id is no group id");
+        assert_eq!(a.len(), 33);
+    }
+
+    #[test]
+    fn ids_that_could_reach_other_urls_are_invalid() {
+        for id in [
+            "u0123?dryRun=All&x=",
+            "u0123/status",
+            "u0123%2Fstatus",
+            "U0123",
+            "u",
+            "u0123-",
+            "u0123 ",
+            "u..",
+            "g0123",
+            &format!("u{}", "a".repeat(63)),
+        ] {
+            assert!(!is_valid_id(USER_ID_PREFIX, id), "{id:?}");
+        }
+        // Ids issued by earlier releases stay valid.
+        assert!(is_valid_id(USER_ID_PREFIX, "u0123456789abcdef0123"));
+        assert!(is_valid_id(USER_ID_PREFIX, "u0123456789abcdef0123-2"));
+    }
 }

@@ -43,6 +43,11 @@ pub async fn spawn_server(client: kube::Client, options: ServerOptions) -> Socke
     tokio::time::timeout(WAIT, store.wait_ready())
         .await
         .expect("store synced");
+    spawn_server_on(client, store, options).await
+}
+
+/// Starts a SCIM server on a given store, e.g. a [`Store::snapshot`] that never sees later changes.
+pub async fn spawn_server_on(client: kube::Client, store: Store, options: ServerOptions) -> SocketAddr {
     let state = AppState {
         client: client.clone(),
         store,

@@ -232,3 +232,19 @@ pub fn raw_user(prefix: &str, i: usize, name: &str, directory: &str) -> scim_ope
     scim_operator::scim::write::stamp(&mut user, directory);
     user
 }
+
+/// The claim the SCIM endpoint takes on a userName before it creates the User (see
+/// `scim::claims`), for the raw reference.
+pub fn raw_claim(user_name: &str, id: &str) -> scim_operator::api::NameClaim {
+    use scim_operator::scim::claims::{claim_name, fold_user_name};
+    let key = fold_user_name(user_name);
+    scim_operator::api::NameClaim::new(
+        &claim_name(scim_operator::api::ClaimedKind::User, &key),
+        scim_operator::api::NameClaimSpec {
+            kind: scim_operator::api::ClaimedKind::User,
+            key,
+            holder: id.to_string(),
+            since: scim_operator::scim::write::now(),
+        },
+    )
+}

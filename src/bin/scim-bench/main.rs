@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use kube::api::{Api, PostParams};
-use scim_operator::api::{GroupSpec, User};
+use scim_operator::api::{GroupSpec, NameClaim, User};
 use scim_operator::envtest::{self, ControlPlane};
 use scim_operator::rules::{workspace_binding_name, workspace_object_name};
 
@@ -544,6 +544,7 @@ impl Bench {
         );
         wait_for_directory(&scim).await?;
         let api: Api<User> = Api::namespaced(self.client.clone(), TP_NAMESPACE);
+        let claims: Api<NameClaim> = Api::namespaced(self.client.clone(), TP_NAMESPACE);
         for &c in &self.args.concurrency.clone() {
             let n = self.throughput_requests(c);
             eprintln!("scim-bench: write throughput, {n} creates at concurrency {c}…");
@@ -559,9 +560,13 @@ impl Bench {
                     load::run(range.len(), c, |i| {
                         let api = api.clone();
                         let name = user_name(&prefix, i);
-                        let id = scim_operator::scim::write::object_name("u", &name.to_lowercase(), 0);
+                        let id = scim_operator::scim::write::new_id(scim_operator::scim::write::USER_ID_PREFIX);
                         let user = load::raw_user(&prefix, i, &id, DIRECTORY);
+                        let claim = load::raw_claim(&name, &id);
+                        let claims = claims.clone();
+                        // The same objects SCIM stores: the userName's claim, then the User.
                         async move {
+                            claims.create(&PostParams::default(), &claim).await?;
                             api.create(&PostParams::default(), &user).await?;
                             Ok(())
                         }

@@ -1,0 +1,420 @@
+//! Fail-closed writes, over real HTTP on a real kube-apiserver: ids that cannot reach other API
+//! URLs, ids never reassigned, uniqueness decided by the API server across replicas, and member
+//! writes that agree between replicas and never outlive their group.
+//!
+//! A second "replica" is a server on its own cache; a lagging one is a server on
+//! `Store::snapshot`, a cache that never sees a later change, so each race is pinned, not hoped for.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::Api;
+use kube::api::DeleteParams;
+use reqwest::StatusCode;
+use scim_operator::api::{Group, NameClaim, User};
+use scim_operator::scim::store::Store;
+use serde_json::{Value, json};
+use support::scim::{Scim, ServerOptions, create_directory, spawn_server, spawn_server_on};
+
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Servers whose stale name claims are taken over after 2 s rather than 30, so that a name whose
+/// holder was deleted outside SCIM comes back within a test's patience.
+fn options() -> ServerOptions {
+    let mut options = ServerOptions::default();
+    options.config.claim_grace = Duration::from_secs(2);
+    options
+}
+
+/// A fresh namespace with a directory and two replicas on their own (live) caches.
+async fn two_replicas(prefix: &str) -> (kube::Client, String, Scim, Scim) {
+    let client = support::client().await;
+    let namespace = support::fresh_namespace(&client, prefix).await;
+    let token = create_directory(&client, &namespace, "entra").await;
+    let a = spawn_server(client.clone(), options()).await;
+    let b = spawn_server(client.clone(), options()).await;
+    let a = Scim::connect(a, &namespace, "entra", &token).await;
+    let b = Scim::connect(b, &namespace, "entra", &token).await;
+    (client, namespace, a, b)
+}
+
+/// A replica whose cache is what the API server holds now, and never anything later.
+async fn lagging_replica(client: &kube::Client, namespace: &str, like: &Scim) -> Scim {
+    let store = Store::snapshot(client.clone()).await.expect("snapshot");
+    let addr = spawn_server_on(client.clone(), store, options()).await;
+    Scim::connect(addr, namespace, "entra", &like.token).await
+}
+
+fn user(user_name: &str) -> Value {
+    json!({"schemas": [USER_SCHEMA], "userName": user_name, "active": true})
+}
+
+fn group(display_name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    json!({"schemas": [GROUP_SCHEMA], "displayName": display_name, "members": members})
+}
+
+fn add_members(ids: &[&str]) -> Value {
+    let values: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": values}]})
+}
+
+fn id_of(reply: &support::scim::Reply) -> String {
+    reply.body["id"].as_str().expect("id").to_string()
+}
+
+async fn stored_user(client: &kube::Client, namespace: &str, id: &str) -> User {
+    Api::<User>::namespaced(client.clone(), namespace)
+        .get(id)
+        .await
+        .expect("user stored")
+}
+
+/// Issue 11.1: an id carrying `?`, `/` or `%` never reaches the API server's URLs — no dry run
+/// answered as a write, no subresource written — and nothing unstored is ever served.
+#[tokio::test]
+async fn ids_outside_the_issued_grammar_are_404_and_change_nothing() {
+    let (client, namespace, scim, _) = two_replicas("ids-grammar").await;
+    let id = scim.create_user("grammar@example.com").await;
+    let before = stored_user(&client, &namespace, &id).await;
+
+    let mut renamed = user("grammar@example.com");
+    renamed["displayName"] = "Phantom".into();
+    for path in [
+        format!("/Users/{id}%3FdryRun%3DAll%26x%3D"),
+        format!("/Users/{id}%2Fstatus"),
+        format!("/Users/{}", id.to_uppercase()),
+    ] {
+        let put = scim.put(&path, &renamed).await;
+        assert_eq!(put.status, StatusCode::NOT_FOUND, "PUT {path}: {:?}", put.body);
+        let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Phantom"}]});
+        let patched = scim.patch(&path, &patch).await;
+        assert_eq!(patched.status, StatusCode::NOT_FOUND, "PATCH {path}");
+        assert_eq!(scim.get(&path).await.status, StatusCode::NOT_FOUND, "GET {path}");
+        assert_eq!(scim.delete(&path).await.status, StatusCode::NOT_FOUND, "DELETE {path}");
+    }
+
+    let after = stored_user(&client, &namespace, &id).await;
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "nothing was written"
+    );
+    let served = scim.get(&format!("/Users/{id}")).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_ne!(served.body["displayName"], "Phantom", "no unstored value is served");
+
+    // A member id of the wrong shape is an unknown member, not a URL.
+    let g = scim.post("/Groups", &group("plain-grammar", &[])).await;
+    assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.body);
+    let bad = format!("{id}?dryRun=All");
+    let added = scim
+        .patch(&format!("/Groups/{}", id_of(&g)), &add_members(&[bad.as_str()]))
+        .await;
+    assert_eq!(added.status, StatusCode::BAD_REQUEST, "{:?}", added.body);
+    assert_eq!(added.scim_type(), "invalidValue");
+    assert!(stored_user(&client, &namespace, &id).await.spec.groups.is_empty());
+}
+
+/// Issue 11.4: a group deleted outside SCIM and POSTed again is a new group: a new id, no members,
+/// and the old id is never served again.
+#[tokio::test]
+async fn a_recreated_group_gets_a_new_id_and_no_old_members() {
+    let (client, namespace, scim, _) = two_replicas("ids-recreate").await;
+    let member = scim.create_user("recreate@example.com").await;
+    let first = scim
+        .post("/Groups", &group("ws-Recreate-role-admin", &[member.as_str()]))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let old_id = id_of(&first);
+    assert!(
+        stored_user(&client, &namespace, &member)
+            .await
+            .spec
+            .groups
+            .contains(&old_id)
+    );
+
+    // A GitOps prune: the Group goes, the membership recorded on the User stays behind.
+    Api::<Group>::namespaced(client.clone(), &namespace)
+        .delete(&old_id, &DeleteParams::default())
+        .await
+        .expect("deleted outside SCIM");
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    while scim.get(&format!("/Groups/{old_id}")).await.status != StatusCode::NOT_FOUND {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the deletion never reached the cache"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The deleted group's name claim is stale once the grace period has passed.
+    let again = loop {
+        let again = scim.post("/Groups", &group("ws-Recreate-role-admin", &[])).await;
+        if again.status != StatusCode::CONFLICT {
+            break again;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the name never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    let new_id = id_of(&again);
+    assert_ne!(new_id, old_id, "a deleted group's id is never handed to the next one");
+    let fetched = scim.get(&format!("/Groups/{new_id}")).await;
+    assert_eq!(
+        fetched.body.get("members").cloned().unwrap_or(json!([])),
+        json!([]),
+        "{:?}",
+        fetched.body
+    );
+    let by_member = scim
+        .filter("/Groups", &format!("members.value eq \"{member}\""), "")
+        .await;
+    assert_eq!(by_member.body["totalResults"], 0, "{:?}", by_member.body);
+    let groups_of_user = scim.get(&format!("/Users/{member}")).await;
+    assert!(groups_of_user.body.get("groups").is_none(), "{:?}", groups_of_user.body);
+
+    // The same holds for users: deleted and created again, a new id.
+    let deleted = scim.delete(&format!("/Users/{member}")).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let recreated = scim.create_user("recreate@example.com").await;
+    assert_ne!(recreated, member);
+}
+
+/// Issue 11.7: one case folding everywhere, and the API server decides: racing creates of
+/// `ÉLODIE{i}` and `élodie{i}` on two replicas store one user, answer one 201 and one 409.
+#[tokio::test]
+async fn racing_creates_across_replicas_store_one_user_per_folded_name() {
+    let (client, namespace, a, b) = two_replicas("ids-race").await;
+    for i in 0..10 {
+        let (upper, lower) = (format!("ÉLODIE{i}@x.io"), format!("élodie{i}@x.io"));
+        let (body_a, body_b) = (user(&upper), user(&lower));
+        let (ra, rb) = tokio::join!(a.post("/Users", &body_a), b.post("/Users", &body_b));
+        let mut statuses = [ra.status, rb.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "pair {i}: {:?} / {:?}",
+            ra.body,
+            rb.body
+        );
+        let loser = if ra.status == StatusCode::CONFLICT { &ra } else { &rb };
+        assert_eq!(loser.scim_type(), "uniqueness");
+    }
+    let users = Api::<User>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await
+        .expect("list");
+    assert_eq!(users.items.len(), 10, "exactly one user per folded name");
+}
+
+/// Issue 11.7: renames are decided by the API server too: two replicas renaming different users
+/// to one new userName at once answer one 200 and one 409.
+#[tokio::test]
+async fn racing_renames_across_replicas_give_the_name_to_one_user() {
+    let (client, namespace, a, b) = two_replicas("ids-rename").await;
+    for i in 0..10 {
+        let first = a.create_user(&format!("first{i}@x.io")).await;
+        let second = b.create_user(&format!("second{i}@x.io")).await;
+        let target = format!("Taken{i}@x.io");
+        let rename =
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": target}]});
+        let (path_a, path_b) = (format!("/Users/{first}"), format!("/Users/{second}"));
+        let (ra, rb) = tokio::join!(a.patch(&path_a, &rename), b.patch(&path_b, &rename));
+        let mut statuses = [ra.status, rb.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "pair {i}: {:?} / {:?}",
+            ra.body,
+            rb.body
+        );
+    }
+    let users = Api::<User>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await
+        .expect("list");
+    let mut taken: Vec<String> = users
+        .items
+        .iter()
+        .map(|u| u.spec.user_name.to_lowercase())
+        .filter(|n| n.starts_with("taken"))
+        .collect();
+    taken.sort();
+    taken.dedup();
+    assert_eq!(taken.len(), 10);
+    assert_eq!(
+        users
+            .items
+            .iter()
+            .filter(|u| u.spec.user_name.starts_with("Taken"))
+            .count(),
+        10
+    );
+}
+
+/// Issue 11.7: no name is lost for good — renamed away from many times, deleted outside SCIM,
+/// a name can always be created again.
+#[tokio::test]
+async fn a_name_is_never_lost() {
+    let (client, namespace, scim, _) = two_replicas("ids-lost").await;
+    for round in 0..10 {
+        let id = scim.create_user("reused@x.io").await;
+        let rename = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": format!("moved{round}@x.io")}]});
+        let moved = scim.patch(&format!("/Users/{id}"), &rename).await;
+        assert_eq!(moved.status, StatusCode::OK, "round {round}: {:?}", moved.body);
+    }
+    // Deleted with kubectl rather than SCIM: its claim is left behind, stale, and taken over.
+    let id = scim.create_user("pruned@x.io").await;
+    Api::<User>::namespaced(client.clone(), &namespace)
+        .delete(&id, &DeleteParams::default())
+        .await
+        .expect("deleted outside SCIM");
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let again = scim.post("/Users", &user("pruned@x.io")).await;
+        if again.status == StatusCode::CREATED {
+            assert_ne!(id_of(&again), id);
+            break;
+        }
+        // Until the deletion reaches this replica's cache, its fast check still sees the user.
+        assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pruned name never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let claims = Api::<NameClaim>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await
+        .expect("claims");
+    let users = Api::<User>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await
+        .expect("users");
+    assert_eq!(claims.items.len(), users.items.len(), "one claim per user, none leaked");
+}
+
+/// Issue 11.10: a user created on one replica and added to a group on another that has not seen
+/// it yet is added (the API server is asked before a 400, which Entra treats as permanent).
+#[tokio::test]
+async fn a_member_unseen_by_this_replica_is_looked_up_before_a_400() {
+    let (client, namespace, a, _) = two_replicas("ids-unseen").await;
+    let g = a.post("/Groups", &group("plain-unseen", &[])).await;
+    assert_eq!(g.status, StatusCode::CREATED);
+    let lagging = lagging_replica(&client, &namespace, &a).await;
+    let fresh = a.create_user("fresh@x.io").await;
+
+    let added = lagging
+        .patch(&format!("/Groups/{}", id_of(&g)), &add_members(&[fresh.as_str()]))
+        .await;
+    assert_eq!(added.status, StatusCode::NO_CONTENT, "{:?}", added.body);
+    assert!(
+        stored_user(&client, &namespace, &fresh)
+            .await
+            .spec
+            .groups
+            .contains(&id_of(&g))
+    );
+    let posted = lagging
+        .post("/Groups", &group("plain-unseen-2", &[fresh.as_str()]))
+        .await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{:?}", posted.body);
+
+    // A member that really does not exist is still refused, and nothing is written.
+    let missing = "u0000000000000000000000000000dead";
+    let refused = lagging
+        .patch(&format!("/Groups/{}", id_of(&g)), &add_members(&[missing]))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.scim_type(), "invalidValue");
+}
+
+/// Issue 11.10: a group POST with members that fails midway is not a 409 forever: the retry
+/// continues the same group, and ends with exactly the requested members.
+#[tokio::test]
+async fn a_group_post_that_failed_midway_is_continued_by_its_retry() {
+    let (client, namespace, a, _) = two_replicas("ids-midway").await;
+    let kept = a.create_user("kept@x.io").await;
+    let gone = a.create_user("gone@x.io").await;
+    // The lagging replica still believes in `gone`, so its POST passes the member check, creates
+    // the group, and fails on the second member.
+    let lagging = lagging_replica(&client, &namespace, &a).await;
+    Api::<User>::namespaced(client.clone(), &namespace)
+        .delete(&gone, &DeleteParams::default())
+        .await
+        .expect("deleted");
+    let failed = lagging
+        .post(
+            "/Groups",
+            &group("ws-Midway-role-member", &[kept.as_str(), gone.as_str()]),
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST, "{:?}", failed.body);
+
+    let retried = a
+        .post("/Groups", &group("ws-Midway-role-member", &[kept.as_str()]))
+        .await;
+    assert_eq!(
+        retried.status,
+        StatusCode::CREATED,
+        "the retry continues: {:?}",
+        retried.body
+    );
+    let id = id_of(&retried);
+    let members: Vec<&str> = retried.body["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["value"].as_str())
+        .collect();
+    assert_eq!(members, vec![kept.as_str()]);
+    let groups = Api::<Group>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await
+        .expect("groups");
+    assert_eq!(groups.items.len(), 1, "one group, not a leftover and a new one");
+    assert!(
+        !groups.items[0]
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .keys()
+            .any(|k| k.contains("pending")),
+        "the finished group is no longer pending"
+    );
+    // Once finished, the same POST is a plain uniqueness conflict again.
+    let twice = a
+        .post("/Groups", &group("ws-Midway-role-member", &[kept.as_str()]))
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert_eq!(id, groups.items[0].metadata.name.clone().unwrap());
+}
+
+/// Issue 11.4: a member PATCH that lands after its group was deleted takes its write back: no
+/// membership of a deleted group is left on a User. (Entries a race leaves anyway are purged by
+/// the controller: tests/controller/memberships.rs.)
+#[tokio::test]
+async fn a_member_patch_racing_a_group_delete_leaves_no_membership() {
+    let (client, namespace, a, _) = two_replicas("ids-delete-race").await;
+    let member = a.create_user("racer@x.io").await;
+    let g = a.post("/Groups", &group("ws-Race-role-admin", &[])).await;
+    let gid = id_of(&g);
+    // The lagging replica still sees the group after the DELETE below has completed.
+    let lagging = lagging_replica(&client, &namespace, &a).await;
+    assert_eq!(a.delete(&format!("/Groups/{gid}")).await.status, StatusCode::NO_CONTENT);
+
+    let added = lagging
+        .patch(&format!("/Groups/{gid}"), &add_members(&[member.as_str()]))
+        .await;
+    assert_eq!(added.status, StatusCode::NOT_FOUND, "{:?}", added.body);
+    let stored = stored_user(&client, &namespace, &member).await;
+    assert!(!stored.spec.groups.contains(&gid), "{:?}", stored.spec.groups);
+}
