@@ -105,6 +105,14 @@ impl Writer {
         Ok(())
     }
 
+    /// Reads `name` from the API server (not the cache): `None` when it does not exist.
+    pub async fn get_opt<K>(&self, namespace: &str, name: &str) -> Result<Option<K>>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + Debug + DeserializeOwned,
+    {
+        Ok(self.api::<K>(namespace).get_opt(name).await?)
+    }
+
     /// Deletes `name`; an object already gone is fine.
     pub async fn delete<K>(&self, namespace: &str, name: &str) -> Result<()>
     where

@@ -38,6 +38,7 @@ mod cache;
 mod error;
 mod index;
 pub mod lease;
+mod memberships;
 mod metrics;
 mod namespace;
 pub mod native;

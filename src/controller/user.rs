@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 use super::apply::managed_labels;
 use super::cache::{CachedBinding, fingerprint};
 use super::status::{binding_status, reason, user_conflict_message, user_status};
-use super::{Context, Error, Result, native};
+use super::{Context, Error, Result, memberships, native};
 use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels};
 use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
@@ -22,6 +22,7 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
     ctx.caches.ready().await?;
     let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let id = user.name_any();
+    memberships::purge_deleted_groups(&ctx, &user, &ns).await?;
     let directory = ctx.caches.directory(&ns);
     let settings = directory
         .as_ref()

@@ -8,6 +8,7 @@ mod support;
 
 mod env;
 mod lifecycle;
+mod memberships;
 mod native;
 mod policy;
 mod runtime;
