@@ -140,7 +140,8 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
 /// Like [`run`], stopping when `shutdown` resolves; the Lease is released so that another
 /// replica takes over at once.
 pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let caches = Caches::start(&client, config.namespace.as_deref(), config.scim_store.clone());
+    let scim = config.scim_store.clone();
+    let caches = Caches::start(&client, config.namespace.as_deref(), scim, config.metrics.clone());
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
         instance: Some(config.identity.clone()),
