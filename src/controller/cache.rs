@@ -27,7 +27,7 @@ use k8s_openapi::api::rbac::v1::RoleBinding as RbacBinding;
 
 use super::index::Index;
 use super::native;
-use super::{Error, Result};
+use super::{Error, Metrics, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
 use crate::scim::store::{Cached, Store as ScimStore};
 
@@ -50,6 +50,7 @@ pub(crate) struct Caches {
     /// User → the ids of its groups (`spec.groups`); reversed: a group's members.
     pub memberships: Index,
     pub triggers: Triggers,
+    pub metrics: Metrics,
 }
 
 /// The writing halves of the caches, each driven by its reflector.
@@ -104,8 +105,9 @@ impl Caches {
     /// Starts one reflector per kind (all namespaces, or only `namespace`) and returns the caches;
     /// they fill in the background (see [`Caches::ready`]). Users, Groups and Directories are
     /// passed on to `scim`, the SCIM endpoint's store, when there is one.
-    pub fn start(client: &Client, namespace: Option<&str>, scim: Option<ScimStore>) -> Arc<Caches> {
-        let (caches, writers) = Caches::new();
+    pub fn start(client: &Client, namespace: Option<&str>, scim: Option<ScimStore>, metrics: Metrics) -> Arc<Caches> {
+        let (mut caches, writers) = Caches::new();
+        caches.metrics = metrics;
         let caches = Arc::new(caches);
         let all = watcher::Config::default();
         let w = writers;
@@ -140,6 +142,7 @@ impl Caches {
             directories,
             memberships: Index::default(),
             triggers: Triggers::default(),
+            metrics: Metrics::default(),
         };
         let writers = Writers {
             users: users_w,
@@ -238,8 +241,8 @@ fn share<K: Cached>(scim: Option<ScimStore>) -> Share<K> {
     })
 }
 
-/// Runs one reflector into `writer`; [`Watched::on`] interprets each event and `share` passes it
-/// on. A spec change is told apart from a status write (ours) by the generation.
+/// Runs one reflector into `writer`; a [`Relay`] keeps the kind's index and calls its handler,
+/// and `share` passes each event on.
 fn spawn<K: Watched>(
     api: Api<K>,
     config: &watcher::Config,
@@ -251,8 +254,8 @@ fn spawn<K: Watched>(
     let caches = Arc::downgrade(caches);
     let config = config.clone();
     tokio::spawn(async move {
-        // Whether the event about to be cached changes the generation of the cached object; read
-        // before the reflector replaces it, so no second map of 50,000 generations is kept.
+        // Whether the event about to be cached changes the cached object's spec; read before the
+        // reflector replaces it, so no second map of 50,000 generations is kept.
         let spec_changed = Arc::new(AtomicBool::new(false));
         let compare = spec_changed.clone();
         let stream = watcher(api, config)
@@ -260,13 +263,12 @@ fn spawn<K: Watched>(
             .modify(K::slim)
             .inspect(move |event| {
                 if let Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) = event {
-                    let cached = cache.get(&ObjectRef::from_obj(obj));
-                    let changed = cached.is_none_or(|c| c.meta().generation != obj.meta().generation);
-                    compare.store(changed, Ordering::Relaxed);
+                    compare.store(spec_changed_from(&cache, obj), Ordering::Relaxed);
                 }
             })
             .reflect(writer);
         let mut stream = std::pin::pin!(stream);
+        let mut relay = Relay::default();
         while let Some(event) = stream.next().await {
             let Some(caches) = caches.upgrade() else {
                 return;
@@ -279,20 +281,82 @@ fn spawn<K: Watched>(
                 }
             };
             share(K::cache(&caches), &event);
-            match &event {
-                watcher::Event::Init => begin_relist::<K>(&caches),
-                watcher::Event::InitDone => end_relist::<K>(&caches),
-                watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
-                    if spec_changed.load(Ordering::Relaxed) {
-                        K::on(&caches, Change::Spec(obj));
-                    } else {
-                        K::on(&caches, Change::Other);
-                    }
-                }
-                watcher::Event::Delete(obj) => K::on(&caches, Change::Deleted(obj)),
-            }
+            relay.event(&caches, &event, spec_changed.load(Ordering::Relaxed));
         }
     });
+}
+
+/// Whether `obj` is new to `cache` or changes the cached object's spec: another generation, or
+/// another uid (deleted and created again under the same name while the watch was down).
+fn spec_changed_from<K: Resource<DynamicType = ()> + Clone>(cache: &Store<K>, obj: &K) -> bool {
+    let cached = cache.get(&ObjectRef::from_obj(obj));
+    cached.is_none_or(|c| c.meta().generation != obj.meta().generation || c.meta().uid != obj.meta().uid)
+}
+
+/// Turns one kind's watch events, once the reflector has stored them, into index updates and
+/// handler calls.
+///
+/// The index is kept here for every event, changed or not, never by the handlers: during a
+/// relist the reflector still holds the old objects, so an unchanged object is not a spec
+/// change, yet the index must see it listed or [`Index::end_relist`] drops it (and with it a
+/// group's members or a user's native bindings, which revocation then misses).
+struct Relay<K: Watched> {
+    /// Objects whose spec changed during the running relist. Their handlers run when it is
+    /// complete: until then the cache serves the old objects, and a reconcile triggered now
+    /// would act on the old spec (e.g. bind a user who was suspended while the watch was down).
+    changed_in_relist: Option<Vec<ObjectRef<K>>>,
+}
+
+impl<K: Watched> Default for Relay<K> {
+    fn default() -> Self {
+        Relay {
+            changed_in_relist: None,
+        }
+    }
+}
+
+impl<K: Watched> Relay<K> {
+    fn event(&mut self, caches: &Caches, event: &watcher::Event<K>, spec_changed: bool) {
+        let index = K::index(caches);
+        match event {
+            watcher::Event::Init => {
+                self.changed_in_relist = Some(Vec::new());
+                if let Some(index) = index {
+                    index.begin_relist();
+                }
+            }
+            watcher::Event::InitApply(obj) | watcher::Event::Apply(obj) => {
+                if let (Some(index), Some(((ns, name), keys))) = (index, obj.index_entry()) {
+                    index.set(&ns, &name, keys);
+                }
+                match (&mut self.changed_in_relist, spec_changed) {
+                    (_, false) => K::on(caches, Change::Other),
+                    (Some(later), true) if matches!(event, watcher::Event::InitApply(_)) => {
+                        later.push(ObjectRef::from_obj(obj))
+                    }
+                    (_, true) => K::on(caches, Change::Spec(obj)),
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(index) = index {
+                    index.end_relist();
+                }
+                for changed in self.changed_in_relist.take().unwrap_or_default() {
+                    if let Some(obj) = K::cache(caches).get(&changed) {
+                        K::on(caches, Change::Spec(&obj));
+                    }
+                }
+                caches.metrics.relisted(&K::group(&()), &K::kind(&()));
+                relisted(caches);
+            }
+            watcher::Event::Delete(obj) => {
+                if let (Some(index), Some(((ns, name), _))) = (index, obj.index_entry()) {
+                    index.remove(&ns, &name);
+                }
+                K::on(caches, Change::Deleted(obj));
+            }
+        }
+    }
 }
 
 /// Runs the RoleBinding watch into the compact [`BindingCache`], with the same events as [`spawn`].
@@ -311,6 +375,7 @@ fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<
                 }
                 Ok(watcher::Event::InitDone) => {
                     caches.bindings.end_relist();
+                    caches.metrics.relisted(RoleBinding::group(&()).as_ref(), "RoleBinding");
                     relisted(&caches);
                 }
                 Ok(watcher::Event::Apply(rb) | watcher::Event::InitApply(rb)) => {
@@ -343,14 +408,22 @@ trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + S
     fn index(_caches: &Caches) -> Option<&Index> {
         None
     }
+    /// Where this object goes in that index: its `(namespace, name)` there and the keys it
+    /// points at; `None` for an object the index does not hold.
+    fn index_entry(&self) -> Option<(Key, Vec<String>)> {
+        None
+    }
     /// managedFields are the largest part of most objects and never read here.
     fn slim(&mut self) {
         self.managed_fields_mut().clear();
     }
 }
 
+/// `(namespace, name)` of an object in an index.
+type Key = (String, String);
+
 macro_rules! watched {
-    ($kind:ty, $cache:ident, $on:expr $(, index: $index:ident)?) => {
+    ($kind:ty, $cache:ident, $on:expr $(, index: $index:ident => $entry:expr)?) => {
         impl Watched for $kind {
             fn cache(caches: &Caches) -> &Store<Self> {
                 &caches.$cache
@@ -360,30 +433,20 @@ macro_rules! watched {
             }
             $(fn index(caches: &Caches) -> Option<&Index> {
                 Some(&caches.$index)
+            }
+            fn index_entry(&self) -> Option<(Key, Vec<String>)> {
+                $entry(self)
             })?
         }
     };
 }
 
-watched!(User, users, on_user, index: memberships);
+watched!(User, users, on_user, index: memberships => |u: &User| Some((ns_name(u), u.spec.groups.clone())));
 watched!(Group, groups, on_group);
 watched!(Workspace, workspaces, on_workspace);
 watched!(Directory, directories, on_directory);
-watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings);
+watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings => native_entry);
 watched!(Namespace, native_namespaces, |_, _| {});
-
-fn begin_relist<K: Watched>(caches: &Caches) {
-    if let Some(index) = K::index(caches) {
-        index.begin_relist();
-    }
-}
-
-fn end_relist<K: Watched>(caches: &Caches) {
-    if let Some(index) = K::index(caches) {
-        index.end_relist();
-    }
-    relisted(caches);
-}
 
 /// Whatever changed while a watch was down is settled by one pass per namespace.
 fn relisted(caches: &Caches) {
@@ -400,16 +463,13 @@ fn on_user(caches: &Caches, change: Change<'_, User>) {
     match change {
         Change::Spec(user) => {
             let (ns, name) = ns_name(user);
-            caches.memberships.set(&ns, &name, user.spec.groups.clone());
             caches.triggers.user(&ns, &name);
             caches.triggers.namespace(&ns);
         }
         Change::Other => {}
         Change::Deleted(user) => {
-            let (ns, name) = ns_name(user);
-            caches.memberships.remove(&ns, &name);
             // The namespace pass deletes the bindings of users that are gone.
-            caches.triggers.namespace(&ns);
+            caches.triggers.namespace(&user.namespace().unwrap_or_default());
         }
     }
 }
@@ -463,29 +523,26 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
     caches.triggers.namespace(&ns);
 }
 
+/// A native RoleBinding's place in `user_native_bindings`: under its source namespace, keyed
+/// `namespace/name`, pointing at its user.
+fn native_entry(rb: &RbacBinding) -> Option<(Key, Vec<String>)> {
+    let source = rb.labels().get(native::SOURCE_NAMESPACE)?.clone();
+    let user = rb.labels().get(labels::USER).cloned();
+    Some(((source, native::key(rb)), user.into_iter().collect()))
+}
+
 fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {
-    let (rb, deleted) = match change {
-        Change::Spec(rb) => (rb, false),
-        Change::Deleted(rb) => (rb, true),
-        Change::Other => return,
-    };
-    let Some(source) = rb.labels().get(native::SOURCE_NAMESPACE).cloned() else {
+    let (Change::Spec(rb) | Change::Deleted(rb)) = change else {
         return;
     };
-    let key = native::key(rb);
-    let user = rb.labels().get(labels::USER).cloned();
-    if deleted {
-        caches.user_native_bindings.remove(&source, &key);
-    } else {
-        caches
-            .user_native_bindings
-            .set(&source, &key, user.iter().cloned().collect());
-    }
-    match user {
-        Some(user) if caches.users.get(&ObjectRef::new(&user).within(&source)).is_some() => {
-            caches.triggers.user(&source, &user)
+    let Some(source) = rb.labels().get(native::SOURCE_NAMESPACE) else {
+        return;
+    };
+    match rb.labels().get(labels::USER) {
+        Some(user) if caches.users.get(&ObjectRef::new(user).within(source)).is_some() => {
+            caches.triggers.user(source, user)
         }
-        _ => caches.triggers.namespace(&source),
+        _ => caches.triggers.namespace(source),
     }
 }
 

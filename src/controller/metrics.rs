@@ -41,6 +41,13 @@ pub struct ErrorLabels {
     pub error: String,
 }
 
+/// Labels of [`Metrics::relists`]: a watched kind's API group (empty for the core group) and kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    pub group: String,
+    pub kind: String,
+}
+
 /// The controller's metrics. Cheap to clone: every field is shared.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -54,6 +61,9 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     /// `scim_operator_reconcile_errors_total{kind,error}`: failed reconciles.
     pub reconcile_errors: Family<ErrorLabels, Counter>,
+    /// `scim_operator_watch_relists_total{group,kind}`: complete lists of a watched kind, the first
+    /// one and each relist after a watch broke (e.g. 410 from a restarted API server).
+    pub relists: Family<WatchLabels, Counter>,
     /// `scim_operator_leader`: 1 while this process holds the leader Lease.
     pub leader: Gauge,
     /// Completed passes over every object after the caches synced (see [`Metrics::resyncs`]).
@@ -74,6 +84,11 @@ impl Metrics {
         r.register("objects", "Objects per namespace and kind", self.objects.clone());
         r.register("reconciles", "Finished reconciles", self.reconciles.clone());
         r.register("reconcile_errors", "Failed reconciles", self.reconcile_errors.clone());
+        r.register(
+            "watch_relists",
+            "Complete lists of a watched kind",
+            self.relists.clone(),
+        );
         r.register(
             "leader",
             "1 while this process holds the leader Lease",
@@ -111,6 +126,23 @@ impl Metrics {
                 error: error.metric_label().into(),
             })
             .inc();
+    }
+
+    pub(crate) fn relisted(&self, group: &str, kind: &str) {
+        let labels = WatchLabels {
+            group: group.into(),
+            kind: kind.into(),
+        };
+        self.relists.get_or_create(&labels).inc();
+    }
+
+    /// How many complete lists the watch of `group`/`kind` has had.
+    pub fn relists_of(&self, group: &str, kind: &str) -> u64 {
+        let labels = WatchLabels {
+            group: group.into(),
+            kind: kind.into(),
+        };
+        self.relists.get(&labels).map_or(0, |c| c.get())
     }
 
     pub(crate) fn full_pass_done(&self) {

@@ -141,7 +141,8 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
 /// Like [`run`], stopping when `shutdown` resolves; the Lease is released so that another
 /// replica takes over at once.
 pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let caches = Caches::start(&client, config.namespace.as_deref(), config.scim_store.clone());
+    let scim = config.scim_store.clone();
+    let caches = Caches::start(&client, config.namespace.as_deref(), scim, config.metrics.clone());
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
         instance: Some(config.identity.clone()),
@@ -163,10 +164,11 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
     );
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        // Campaign.
-        loop {
+        // Campaign; leadership counts from the start of the attempt that won.
+        let acquired = loop {
+            let attempt = tokio::time::Instant::now();
             match elector.try_acquire_or_renew().await {
-                Ok(true) => break,
+                Ok(true) => break attempt,
                 Ok(false) => {}
                 Err(error) => tracing::warn!(%error, "leader election failed; retrying"),
             }
@@ -174,12 +176,12 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
                 _ = &mut shutdown => return Ok(()),
                 _ = tokio::time::sleep(config.renew_interval) => {}
             }
-        }
+        };
         tracing::info!(identity = %config.identity, "acquired leader lease");
         config.metrics.leader.set(1);
         let outcome = tokio::select! {
             result = lead(ctx.clone(), &config) => Some(result),
-            _ = hold(&elector, &config) => None,
+            _ = elector.hold(config.renew_interval, acquired) => None,
             _ = &mut shutdown => {
                 ctx.caches.triggers.set_user_queue(None);
                 config.metrics.leader.set(0);
@@ -194,24 +196,6 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
         match outcome {
             Some(result) => return result,
             None => tracing::warn!("lost the leader lease; stopped reconciling"),
-        }
-    }
-}
-
-/// Renews the Lease; returns when it is lost or could not be renewed in time (before anyone
-/// else may take it).
-async fn hold(elector: &LeaderElector, config: &Config) {
-    let deadline = config.lease_duration.mul_f32(2.0 / 3.0);
-    let mut renewed = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(config.renew_interval).await;
-        match elector.try_acquire_or_renew().await {
-            Ok(true) => renewed = tokio::time::Instant::now(),
-            Ok(false) => return,
-            Err(error) => tracing::warn!(%error, "could not renew the leader lease"),
-        }
-        if renewed.elapsed() > deadline {
-            return;
         }
     }
 }

@@ -9,6 +9,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Fault tests start a control plane of their own and break it on purpose:
+//! [`ControlPlane::restart_apiserver`] restarts kube-apiserver on the same etcd, port and
+//! certificates (every watch ends and must relist), [`ControlPlane::stop_etcd`] and
+//! [`ControlPlane::start_etcd`] take the storage away and give it back, data intact.
+//!
 //! There is no kube-controller-manager: namespaces are not finalised on delete, no ServiceAccount
 //! tokens or default ServiceAccounts are created, nothing garbage-collects owned objects.
 
@@ -72,8 +77,21 @@ pub struct ControlPlane {
     ca: pki::Ca,
     audit_log: Option<PathBuf>,
     startup_time: Duration,
-    children: Vec<Child>,
+    startup_timeout: Duration,
+    processes: Vec<Process>,
 }
+
+/// One of the control plane's processes, with what it takes to start it again.
+struct Process {
+    binary: &'static str,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// `None` while stopped.
+    child: Option<Child>,
+}
+
+const ETCD: &str = "etcd";
+const APISERVER: &str = "kube-apiserver";
 
 /// Distinguishes control planes of one process in the exit-hook registry.
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
@@ -121,14 +139,15 @@ impl ControlPlane {
             ca: pki::Ca::new()?,
             audit_log: None,
             startup_time: Duration::ZERO,
-            children: Vec::new(),
+            startup_timeout: options.startup_timeout,
+            processes: Vec::new(),
         };
         cp.write_pki()?;
         let [etcd_client, etcd_peer, apiserver] = free_ports()?;
         cp.server_url = format!("https://127.0.0.1:{apiserver}");
-        cp.spawn("etcd", cp.etcd_args(etcd_client, etcd_peer), &[])?;
+        cp.spawn(ETCD, cp.etcd_args(etcd_client, etcd_peer), &[])?;
         let apiserver_args = cp.apiserver_args(etcd_client, apiserver, options)?;
-        cp.spawn("kube-apiserver", apiserver_args, &options.apiserver_env)?;
+        cp.spawn(APISERVER, apiserver_args, &options.apiserver_env)?;
         cp.write_cert_kubeconfig(&cp.kubeconfig_path(), "admin")?;
         cp.wait_ready(options.startup_timeout).await?;
         cp.startup_time = started.elapsed();
@@ -205,19 +224,73 @@ impl ControlPlane {
         Ok(args)
     }
 
-    fn spawn(&mut self, binary: &str, args: Vec<String>, env: &[(String, String)]) -> anyhow::Result<()> {
-        let log = std::fs::File::create(self.log_path(binary))?;
-        let mut command = Command::new(self.bin_dir.join(binary));
+    fn spawn(&mut self, binary: &'static str, args: Vec<String>, env: &[(String, String)]) -> anyhow::Result<()> {
+        self.processes.push(Process {
+            binary,
+            args,
+            env: env.to_vec(),
+            child: None,
+        });
+        self.start_process(binary)
+    }
+
+    /// Starts a stopped process again with its first arguments, appending to its log.
+    fn start_process(&mut self, binary: &str) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(binary))?;
+        let path = self.bin_dir.join(binary);
+        let process = self.process(binary);
+        let mut command = Command::new(&path);
         command
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args(&process.args)
+            .envs(process.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let child = process::spawn(self.owner, command)
-            .with_context(|| format!("starting {}", self.bin_dir.join(binary).display()))?;
-        self.children.push(child);
+        let child = process::spawn(self.owner, command).with_context(|| format!("starting {}", path.display()))?;
+        self.process(binary).child = Some(child);
         Ok(())
+    }
+
+    /// Kills a process (SIGKILL, as a crash would) and reaps it; a no-op when stopped.
+    fn stop_process(&mut self, binary: &str) {
+        if let Some(mut child) = self.process(binary).child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            process::reaped(self.owner, child.id());
+        }
+    }
+
+    fn process(&mut self, binary: &str) -> &mut Process {
+        let found = self.processes.iter_mut().find(|p| p.binary == binary);
+        found.expect("every control plane process is spawned at start")
+    }
+
+    /// Restarts kube-apiserver on the same etcd, port and certificates, as a crash or an upgrade
+    /// would, and waits until it is ready again. Stored objects stay; every watch ends, and a
+    /// client resuming one is told its resourceVersion is too old (410) and relists. Clients
+    /// made before keep working: they reconnect to the same address and trust the same CA.
+    pub async fn restart_apiserver(&mut self) -> anyhow::Result<()> {
+        self.stop_process(APISERVER);
+        self.start_process(APISERVER)?;
+        self.wait_ready(self.startup_timeout).await
+    }
+
+    /// Kills etcd. kube-apiserver keeps running: requests that need storage fail or stall, and
+    /// `/readyz` fails, until [`ControlPlane::start_etcd`].
+    pub fn stop_etcd(&mut self) {
+        self.stop_process(ETCD);
+    }
+
+    /// Starts etcd again on its data directory (nothing stored is lost) and waits until
+    /// kube-apiserver is ready again. A no-op for a running etcd but the wait.
+    pub async fn start_etcd(&mut self) -> anyhow::Result<()> {
+        if self.process(ETCD).child.is_none() {
+            self.start_process(ETCD)?;
+        }
+        self.wait_ready(self.startup_timeout).await
     }
 
     async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
@@ -227,10 +300,8 @@ impl ControlPlane {
         let client = kube::Client::try_from(config)?;
         let deadline = Instant::now() + timeout;
         loop {
-            for (child, name) in self.children.iter_mut().zip(["etcd", "kube-apiserver"]) {
-                if let Some(status) = child.try_wait()? {
-                    bail!("{name} exited with {status}\n{}", self.log_tails());
-                }
+            if let Some((binary, status)) = self.exited()? {
+                bail!("{binary} exited with {status}\n{}", self.log_tails());
             }
             let request = axum::http::Request::get("/readyz").body(Vec::new())?;
             let not_ready = match client.request_text(request).await {
@@ -248,9 +319,21 @@ impl ControlPlane {
         }
     }
 
+    /// The first running process found to have exited, with its exit status.
+    fn exited(&mut self) -> anyhow::Result<Option<(&'static str, std::process::ExitStatus)>> {
+        for process in &mut self.processes {
+            if let Some(child) = process.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                return Ok(Some((process.binary, status)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The last lines of both processes' logs, for error messages.
     fn log_tails(&self) -> String {
-        ["etcd", "kube-apiserver"]
+        [ETCD, APISERVER]
             .iter()
             .map(|name| {
                 let text = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
@@ -324,11 +407,13 @@ impl ControlPlane {
 
     fn shutdown(&mut self) {
         // Killed, not terminated: the state is thrown away, and kube-apiserver drains for seconds.
-        for child in self.children.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for process in self.processes.iter_mut().rev() {
+            if let Some(mut child) = process.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
-        self.children.clear();
+        self.processes.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
         process::forget(self.owner);
     }

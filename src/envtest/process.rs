@@ -73,6 +73,12 @@ pub(crate) fn forget(owner: u64) {
     lock().retain(|r| r.owner != owner);
 }
 
+/// Drops the exit-hook entry of one child of `owner` that was killed and reaped (its pid may be
+/// reused from now on).
+pub(crate) fn reaped(owner: u64, pid: u32) {
+    lock().retain(|r| !(r.owner == owner && r.pid == Some(pid)));
+}
+
 fn register(entry: Registered) {
     lock().push(entry);
 }

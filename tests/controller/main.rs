@@ -7,6 +7,7 @@
 mod support;
 
 mod env;
+mod lease;
 mod lifecycle;
 mod memberships;
 mod native;

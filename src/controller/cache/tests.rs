@@ -37,6 +37,38 @@ fn drain(queue: &mut UnboundedReceiver<ObjectRef<User>>) -> Vec<String> {
     names
 }
 
+/// Feeds one event as the watch loop does: compare with the cache, store, relay.
+fn feed<K: Watched>(caches: &Caches, writer: &mut Writer<K>, relay: &mut Relay<K>, event: watcher::Event<K>) {
+    let changed = match &event {
+        watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => spec_changed_from(K::cache(caches), obj),
+        _ => false,
+    };
+    writer.apply_watcher_event(&event);
+    relay.event(caches, &event, changed);
+}
+
+/// Lists `objects` as a (re)started watch does.
+fn list<K: Watched>(caches: &Caches, writer: &mut Writer<K>, relay: &mut Relay<K>, objects: Vec<K>) {
+    feed(caches, writer, relay, watcher::Event::Init);
+    for obj in objects {
+        feed(caches, writer, relay, watcher::Event::InitApply(obj));
+    }
+    feed(caches, writer, relay, watcher::Event::InitDone);
+}
+
+/// A native RoleBinding of `user` from source namespace `ns`, in workspace namespace `ws`.
+fn native_binding(user: &str) -> RbacBinding {
+    let mut rb = RbacBinding::default();
+    rb.metadata.name = Some(format!("scim-{user}-admin"));
+    rb.metadata.namespace = Some("ws".into());
+    rb.metadata.labels = Some(
+        [(native::SOURCE_NAMESPACE, "ns"), (labels::USER, user)]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
+    rb
+}
+
 fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<User>>) {
     let (caches, writers) = Caches::new();
     let (tx, rx) = futures::channel::mpsc::unbounded();
@@ -46,10 +78,14 @@ fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<User>>) {
 
 #[test]
 fn a_group_change_re_plans_only_its_members() {
-    let (caches, _writers, mut queue) = leading();
-    on_user(&caches, Change::Spec(&user("alice", &["sales"])));
-    on_user(&caches, Change::Spec(&user("bob", &["sales", "eng"])));
-    on_user(&caches, Change::Spec(&user("carol", &["eng"])));
+    let (caches, mut w, mut queue) = leading();
+    let relay = &mut Relay::default();
+    let users = vec![
+        user("alice", &["sales"]),
+        user("bob", &["sales", "eng"]),
+        user("carol", &["eng"]),
+    ];
+    list(&caches, &mut w.users, relay, users);
     drain(&mut queue);
 
     on_group(&caches, Change::Spec(&group("sales")));
@@ -63,10 +99,13 @@ fn a_group_change_re_plans_only_its_members() {
 
 #[test]
 fn a_membership_change_re_plans_that_user_and_marks_the_namespace() {
-    let (caches, _writers, mut queue) = leading();
-    on_user(&caches, Change::Spec(&user("alice", &["sales"])));
+    let (caches, mut w, mut queue) = leading();
+    let relay = &mut Relay::default();
+    list(&caches, &mut w.users, relay, vec![user("alice", &["sales"])]);
     assert_eq!(drain(&mut queue), ["alice"]);
-    on_user(&caches, Change::Spec(&user("alice", &["eng"])));
+    let mut moved = user("alice", &["eng"]);
+    moved.metadata.generation = Some(2);
+    feed(&caches, &mut w.users, relay, watcher::Event::Apply(moved));
     assert_eq!(drain(&mut queue), ["alice"]);
     assert_eq!(caches.memberships.objects("ns", "sales"), Vec::<String>::new());
     assert_eq!(caches.memberships.objects("ns", "eng"), ["alice"]);
@@ -76,8 +115,13 @@ fn a_membership_change_re_plans_that_user_and_marks_the_namespace() {
 
 #[test]
 fn no_user_is_queued_while_not_leading() {
-    let (caches, _writers) = Caches::new();
-    on_user(&caches, Change::Spec(&user("alice", &["sales"])));
+    let (caches, mut w) = Caches::new();
+    list(
+        &caches,
+        &mut w.users,
+        &mut Relay::default(),
+        vec![user("alice", &["sales"])],
+    );
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
     caches.triggers.set_user_queue(Some(tx));
     assert!(drain(&mut rx).is_empty());
@@ -116,19 +160,76 @@ fn the_scim_store_shares_the_cached_objects() {
 
 #[test]
 fn a_relist_rebuilds_the_index_of_its_own_kind_only() {
-    let (caches, _writers) = Caches::new();
-    caches.memberships.set("ns", "alice", vec!["sales".into()]);
-    caches.user_native_bindings.set("ns", "ws/alice", vec!["alice".into()]);
+    let (caches, mut w) = Caches::new();
+    let (users, natives) = (&mut Relay::default(), &mut Relay::default());
+    list(&caches, &mut w.users, users, vec![user("alice", &["sales"])]);
+    list(&caches, &mut w.native_bindings, natives, vec![native_binding("alice")]);
+    assert_eq!(
+        caches.user_native_bindings.objects("ns", "alice"),
+        ["ws/scim-alice-admin"]
+    );
 
     // A native-binding relist that lists nothing drops the native bindings, not the memberships.
-    begin_relist::<RbacBinding>(&caches);
-    end_relist::<RbacBinding>(&caches);
+    list(&caches, &mut w.native_bindings, natives, vec![]);
     assert!(caches.user_native_bindings.objects("ns", "alice").is_empty());
     assert_eq!(caches.memberships.objects("ns", "sales"), ["alice"]);
-    begin_relist::<User>(&caches);
-    end_relist::<User>(&caches);
+    list(&caches, &mut w.users, users, vec![]);
     assert!(caches.memberships.objects("ns", "sales").is_empty());
-    // Kinds without an index relist without touching any.
-    begin_relist::<Group>(&caches);
-    end_relist::<Group>(&caches);
+}
+
+#[test]
+fn objects_a_relist_lists_unchanged_stay_in_the_index() {
+    // Issue 11, item 6: after a relist (410 from a restarted API server) unchanged objects are
+    // no spec change, and were dropped from the index: a group lost its members and a suspended
+    // user kept the native bindings the index no longer knew.
+    let (caches, mut w, mut queue) = leading();
+    let (users, natives) = (&mut Relay::default(), &mut Relay::default());
+    list(&caches, &mut w.users, users, vec![user("alice", &["sales"])]);
+    list(&caches, &mut w.native_bindings, natives, vec![native_binding("alice")]);
+    drain(&mut queue);
+
+    list(&caches, &mut w.users, users, vec![user("alice", &["sales"])]);
+    list(&caches, &mut w.native_bindings, natives, vec![native_binding("alice")]);
+    assert_eq!(caches.memberships.count("ns", "sales"), 1);
+    assert_eq!(
+        caches.user_native_bindings.objects("ns", "alice"),
+        ["ws/scim-alice-admin"]
+    );
+    assert!(drain(&mut queue).is_empty(), "nothing changed, nobody is re-planned");
+}
+
+#[test]
+fn a_change_listed_by_a_relist_is_handled_once_the_cache_holds_it() {
+    let (caches, mut w, mut queue) = leading();
+    let relay = &mut Relay::default();
+    list(&caches, &mut w.users, relay, vec![user("alice", &["sales"])]);
+    drain(&mut queue);
+
+    // Suspended while the watch was down: the relist lists a new generation.
+    let mut suspended = user("alice", &["sales"]);
+    suspended.metadata.generation = Some(2);
+    feed(&caches, &mut w.users, relay, watcher::Event::Init);
+    feed(&caches, &mut w.users, relay, watcher::Event::InitApply(suspended));
+    assert!(drain(&mut queue).is_empty(), "the cache still serves generation 1");
+    feed(&caches, &mut w.users, relay, watcher::Event::InitDone);
+    assert_eq!(drain(&mut queue), ["alice"]);
+    let cached = caches.users.get(&ObjectRef::new("alice").within("ns")).unwrap();
+    assert_eq!(cached.metadata.generation, Some(2));
+}
+
+#[test]
+fn an_object_created_again_under_its_name_is_a_change() {
+    let (caches, mut w, mut queue) = leading();
+    let relay = &mut Relay::default();
+    let mut first = user("alice", &["sales"]);
+    first.metadata.uid = Some("1".into());
+    list(&caches, &mut w.users, relay, vec![first]);
+    drain(&mut queue);
+    // Deleted and created again while the watch was down: generation 1 again, another uid.
+    let mut second = user("alice", &["eng"]);
+    second.metadata.uid = Some("2".into());
+    list(&caches, &mut w.users, relay, vec![second]);
+    assert_eq!(drain(&mut queue), ["alice"]);
+    assert_eq!(caches.memberships.objects("ns", "eng"), ["alice"]);
+    assert!(caches.memberships.objects("ns", "sales").is_empty());
 }
