@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -72,11 +73,30 @@ fn resource_of(path: Option<&MatchedPath>) -> String {
         .to_string()
 }
 
+/// The request method as a bounded label: the methods SCIM uses, else `other`, so that made-up
+/// methods cannot create series.
+fn method_of(method: &Method) -> String {
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ];
+    if known.contains(method) {
+        method.as_str().to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
 /// Middleware recording count and latency of each request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let resource = resource_of(request.extensions().get::<MatchedPath>());
-    let method = request.method().to_string();
+    let method = method_of(request.method());
     let response = next.run(request).await;
     metrics
         .requests

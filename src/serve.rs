@@ -3,12 +3,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Router};
-use futures::{FutureExt, TryFutureExt};
+use futures::FutureExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use kube::Client;
 use tower::ServiceBuilder;
 
@@ -16,7 +21,7 @@ use crate::controller;
 use crate::metrics::{self, Metrics};
 use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
-use crate::scim::server::{self, AppState, ScimConfig};
+use crate::scim::server::{self, AppState, DirectorySlots, ScimConfig};
 use crate::scim::store::Store;
 
 /// Settings of a running server.
@@ -34,6 +39,16 @@ pub struct ServeArgs {
     /// Requests served at once; beyond that the server answers 429 with Retry-After.
     #[arg(long, env = "SCIM_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
+    /// Authenticated requests served at once per Directory (429 beyond), so that one tenant's load
+    /// cannot take the whole --max-in-flight from the others.
+    #[arg(long, env = "SCIM_MAX_IN_FLIGHT_PER_DIRECTORY", default_value_t = 64)]
+    pub max_in_flight_per_directory: usize,
+    /// Seconds a client may take to send its request headers before the connection is closed.
+    #[arg(long, env = "SCIM_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client may take to send a request body; slower requests get 408.
+    #[arg(long, env = "SCIM_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub body_timeout_seconds: u64,
     /// Largest page of a list response.
     #[arg(long, env = "SCIM_MAX_RESULTS", default_value_t = 1000)]
     pub max_results: usize,
@@ -69,6 +84,48 @@ pub fn probe_app(store: Store, metrics: Arc<Metrics>) -> Router {
         .route("/metrics", get(metrics::serve).with_state(metrics))
 }
 
+/// Serves `app` on `listener` until `shutdown` completes, then waits for open connections to finish
+/// their requests. Unlike `axum::serve`, an HTTP/1 client that has not sent its request headers
+/// within `header_timeout` is disconnected, so idle or trickling connections cannot pile up.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors or a connection reset before accept: back off briefly.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that hangs up or breaks HTTP is its own problem; nothing to log.
+            let _ = connection.await;
+        });
+    }
+    graceful.shutdown().await;
+}
+
 /// Runs the SCIM endpoint and, unless disabled, the controller under leader election, until
 /// `shutdown` completes; then drains in-flight requests and releases the Lease.
 /// `ready` is signalled once the cache has synced and the endpoint accepts requests.
@@ -96,9 +153,11 @@ pub async fn run(
         client: client.clone(),
         store: store.clone(),
         auth: Arc::new(Authenticator::new(client.clone())),
+        slots: DirectorySlots::new(args.max_in_flight_per_directory),
         config: ScimConfig {
             max_body_bytes: args.max_body_bytes,
             max_results: args.max_results,
+            body_timeout: Duration::from_secs(args.body_timeout_seconds),
             ..ScimConfig::default()
         },
     };
@@ -114,10 +173,9 @@ pub async fn run(
             let _ = ready.send(());
         });
     }
-    let server = axum::serve(scim, scim_app(state, metrics, args.max_in_flight))
-        .with_graceful_shutdown(shutdown.clone())
-        .into_future()
-        .map_err(anyhow::Error::from);
+    let app = scim_app(state, metrics, args.max_in_flight);
+    let header_timeout = Duration::from_secs(args.header_timeout_seconds);
+    let server = serve_http(scim, app, header_timeout, shutdown.clone()).map(Ok::<(), anyhow::Error>);
     let controller = async move {
         match controller_config {
             Some(config) => controller::run_until(client, config, shutdown)

@@ -768,7 +768,7 @@ async fn concurrent_creates_of_one_user_name_store_one_user() {
 #[tokio::test]
 async fn token_rotation_takes_effect_without_restart() {
     let (client, namespace, scim) = setup("rotation").await;
-    let new_token = "rotated-token-0123456789";
+    let new_token = "rotated-token-0123456789abcdef0123456789";
     let secrets = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client, &namespace);
     let patch_body = json!({"stringData": {"token": new_token}});
     secrets

@@ -50,6 +50,14 @@ impl ScimError {
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::PRECONDITION_FAILED, None, detail)
     }
+    /// 408: the request body did not arrive within the configured time.
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            None,
+            format!("request body not received within {} s", limit.as_secs()),
+        )
+    }
     /// 413: the body is larger than the configured limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
@@ -101,6 +109,8 @@ impl IntoResponse for ScimError {
 
 impl From<kube::Error> for ScimError {
     /// API-server failures the handlers did not expect: unreachable or overloaded → 503, else 500.
+    /// Logs carry the status code and reason only: an API message can quote a stored value (a
+    /// userName, an email), and logs must not carry personal data.
     fn from(err: kube::Error) -> Self {
         match &err {
             kube::Error::Api(status) if status.code == 429 || status.code >= 500 => {
@@ -108,8 +118,13 @@ impl From<kube::Error> for ScimError {
                 ScimError::unavailable("the Kubernetes API server is overloaded or unavailable")
             }
             kube::Error::Api(status) => {
-                tracing::error!(code = status.code, reason = %status.reason, message = %status.message, "unexpected API error");
+                tracing::error!(code = status.code, reason = %status.reason, "unexpected API error");
                 ScimError::internal()
+            }
+            kube::Error::SerdeError(_) => {
+                // Its text may quote the value that failed to decode.
+                tracing::warn!("API server response could not be decoded");
+                ScimError::unavailable("the Kubernetes API server sent an unreadable response")
             }
             other => {
                 tracing::warn!(error = %other, "API server unreachable");
@@ -121,3 +136,48 @@ impl From<kube::Error> for ScimError {
 
 /// Result type of SCIM handlers.
 pub type ScimResult<T> = Result<T, ScimError>;
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A tracing writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn api_errors_are_logged_without_their_message() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let message =
+            r#"User.scim-operator.io "u-1" is invalid: spec.userName: Invalid value: "pii.person@example.com""#;
+        let errors = tracing::subscriber::with_default(subscriber, || {
+            [422, 403, 500].map(|code| {
+                ScimError::from(kube::Error::Api(Box::new(
+                    kube::core::Status::failure(message, "Invalid").with_code(code),
+                )))
+            })
+        });
+        assert_eq!(errors.map(|e| e.status.as_u16()), [500, 500, 503]);
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("code=422") && logs.contains("Invalid"), "{logs}");
+        assert!(!logs.contains("pii.person"), "{logs}");
+    }
+}

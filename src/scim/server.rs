@@ -1,7 +1,8 @@
 //! The HTTP surface: router, shared state, authentication of each request, SCIM JSON in and out.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::Authenticator;
 use super::error::{SCIM_JSON, ScimError, ScimResult};
@@ -28,6 +30,8 @@ pub struct ScimConfig {
     pub max_results: usize,
     /// How long a name claim whose holder does not hold the name is left alone (see `claims`).
     pub claim_grace: std::time::Duration,
+    /// How long a client may take to send a whole request body (longer → 408).
+    pub body_timeout: Duration,
 }
 
 impl Default for ScimConfig {
@@ -36,7 +40,39 @@ impl Default for ScimConfig {
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
             claim_grace: super::claims::CLAIM_GRACE,
+            body_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+/// Per-directory in-flight limits: each Directory gets its own `limit` slots, so one tenant's load
+/// (or slow bodies) answers 429 to that tenant only. Slots are taken after authentication, so the
+/// map holds only Directories that exist, whatever URLs clients make up.
+#[derive(Clone)]
+pub struct DirectorySlots {
+    limit: usize,
+    directories: Arc<Mutex<HashMap<(String, String), Arc<Semaphore>>>>,
+}
+
+impl DirectorySlots {
+    /// `limit` concurrent authenticated requests per Directory.
+    pub fn new(limit: usize) -> Self {
+        DirectorySlots {
+            limit,
+            directories: Arc::default(),
+        }
+    }
+
+    /// A slot of directory `namespace/name`, held until dropped; 429 when all are taken.
+    fn acquire(&self, namespace: &str, name: &str) -> ScimResult<OwnedSemaphorePermit> {
+        let semaphore = self
+            .directories
+            .lock()
+            .expect("directory slots lock")
+            .entry((namespace.to_string(), name.to_string()))
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone();
+        semaphore.try_acquire_owned().map_err(|_| ScimError::overloaded())
     }
 }
 
@@ -46,6 +82,7 @@ pub struct AppState {
     pub client: Client,
     pub store: Store,
     pub auth: Arc<Authenticator>,
+    pub slots: DirectorySlots,
     pub config: ScimConfig,
 }
 
@@ -87,6 +124,8 @@ pub struct Authorized {
     pub directory: Arc<Directory>,
     /// `/scim/v2/{namespace}/{directory}`, the prefix of `meta.location`.
     pub base_url: String,
+    /// This request's slot of the directory's in-flight limit, released when the request ends.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl FromRequestParts<AppState> for Authorized {
@@ -119,10 +158,13 @@ impl FromRequestParts<AppState> for Authorized {
                 active.name_any()
             )));
         }
+        // Taken before the body is read: a tenant trickling bodies holds only its own slots.
+        let slot = state.slots.acquire(namespace, name)?;
         Ok(Authorized {
             namespace: namespace.clone(),
             directory,
             base_url: format!("/scim/v2/{namespace}/{name}"),
+            _slot: slot,
         })
     }
 }
@@ -135,8 +177,10 @@ impl FromRequest<AppState> for ScimJson {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> ScimResult<Self> {
         let limit = state.config.max_body_bytes;
-        let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        let timeout = state.config.body_timeout;
+        let bytes: Bytes = tokio::time::timeout(timeout, axum::body::to_bytes(req.into_body(), limit))
             .await
+            .map_err(|_| ScimError::request_timeout(timeout))?
             .map_err(|_| ScimError::too_large(limit))?;
         if bytes.is_empty() {
             return Err(ScimError::bad_request("invalidSyntax", "the request body is empty"));

@@ -11,9 +11,9 @@ use reqwest::{Method, StatusCode};
 use scim_operator::api::{Directory, DirectorySpec, SecretKeyRef};
 use scim_operator::metrics::Metrics;
 use scim_operator::scim::auth::Authenticator;
-use scim_operator::scim::server::{AppState, ScimConfig};
+use scim_operator::scim::server::{AppState, DirectorySlots, ScimConfig};
 use scim_operator::scim::store::Store;
-use scim_operator::serve::scim_app;
+use scim_operator::serve::{scim_app, serve_http};
 use serde_json::Value;
 
 use super::WAIT;
@@ -23,7 +23,12 @@ use super::WAIT;
 pub struct ServerOptions {
     pub config: ScimConfig,
     pub max_in_flight: usize,
+    pub max_in_flight_per_directory: usize,
     pub secret_ttl: Duration,
+    pub secret_stale: Duration,
+    pub header_timeout: Duration,
+    /// The server's metrics, for tests to read back.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for ServerOptions {
@@ -31,7 +36,11 @@ impl Default for ServerOptions {
         ServerOptions {
             config: ScimConfig::default(),
             max_in_flight: 64,
+            max_in_flight_per_directory: 64,
             secret_ttl: Duration::from_secs(1),
+            secret_stale: Duration::from_secs(300),
+            header_timeout: Duration::from_secs(10),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 }
@@ -48,16 +57,23 @@ pub async fn spawn_server(client: kube::Client, options: ServerOptions) -> Socke
 
 /// Starts a SCIM server on a given store, e.g. a [`Store::snapshot`] that never sees later changes.
 pub async fn spawn_server_on(client: kube::Client, store: Store, options: ServerOptions) -> SocketAddr {
+    let auth = Authenticator::with_ttl(client.clone(), options.secret_ttl).keep_stale_for(options.secret_stale);
     let state = AppState {
-        client: client.clone(),
+        client,
         store,
-        auth: Arc::new(Authenticator::with_ttl(client, options.secret_ttl)),
+        auth: Arc::new(auth),
+        slots: DirectorySlots::new(options.max_in_flight_per_directory),
         config: options.config,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = scim_app(state, Arc::new(Metrics::default()), options.max_in_flight);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let app = scim_app(state, options.metrics, options.max_in_flight);
+    tokio::spawn(serve_http(
+        listener,
+        app,
+        options.header_timeout,
+        std::future::pending(),
+    ));
     addr
 }
 
