@@ -73,7 +73,7 @@ fn main() -> anyhow::Result<()> {
         }),
         Command::Dev(args) => {
             telemetry::init(cli.log_format);
-            tokio::runtime::Runtime::new()?.block_on(dev::run(args))
+            dev::run(args)
         }
         Command::Serve(args) => {
             telemetry::init(cli.log_format);

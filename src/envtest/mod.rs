@@ -243,6 +243,10 @@ impl ControlPlane {
         let path = self.bin_dir.join(binary);
         let process = self.process(binary);
         let mut command = Command::new(&path);
+        // A process group of its own: a Ctrl-C meant for the owner (a `dev` terminal) must not
+        // stop the API server before the owner has shut down against it.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
             .args(&process.args)
             .envs(process.env.iter().map(|(k, v)| (k, v)))
@@ -294,20 +298,37 @@ impl ControlPlane {
     }
 
     async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let mut config = self.config_from(&self.kubeconfig_path()).await?;
-        config.connect_timeout = Some(Duration::from_secs(2));
-        config.read_timeout = Some(Duration::from_secs(5));
-        let client = kube::Client::try_from(config)?;
+        // Polled with a plain HTTPS client: kube's client logs each refused connection and each
+        // 500 as an ERROR, and a starting API server answers with both.
+        let pki = self.dir.join("pki");
+        let identity = [
+            std::fs::read(pki.join("admin.crt"))?,
+            std::fs::read(pki.join("admin.key"))?,
+        ]
+        .concat();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca.cert_pem.as_bytes())?)
+            .identity(reqwest::Identity::from_pem(&identity)?)
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        let url = format!("{}/readyz", self.server_url);
         let deadline = Instant::now() + timeout;
         loop {
             if let Some((binary, status)) = self.exited()? {
                 bail!("{binary} exited with {status}\n{}", self.log_tails());
             }
-            let request = axum::http::Request::get("/readyz").body(Vec::new())?;
-            let not_ready = match client.request_text(request).await {
-                Ok(body) if body.trim() == "ok" => return Ok(()),
-                Ok(body) => body,
-                Err(e) => e.to_string(),
+            let not_ready = match client.get(&url).send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    if status.is_success() && body.trim() == "ok" {
+                        return Ok(());
+                    }
+                    format!("{status}: {body}")
+                }
+                Err(e) => format!("{:#}", anyhow::Error::from(e)),
             };
             if Instant::now() > deadline {
                 bail!(
