@@ -10,4 +10,5 @@ mod chart;
 mod controller_rbac;
 mod install;
 mod rbac;
+mod releases;
 mod render;
