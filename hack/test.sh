@@ -20,6 +20,12 @@ if ! lua5.1 -e "require('cjson')" 2>/dev/null; then
   fi
 fi
 
+echo "==> workflows (hack/actionlint.sh), the container image (hack/image.sh), the chart package"
+hack/actionlint.sh
+SCIM_OPERATOR_IMAGE=$(hack/image.sh)  # tests/helm/image.rs checks it
+export SCIM_OPERATOR_IMAGE
+hack/chart-package.sh >/dev/null
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -109,8 +109,13 @@ pub fn strings(value: &Value) -> Vec<String> {
 
 /// The chart's copy of a CRD, as hack/chart-crds.sh writes it from `crds/<file>`.
 pub fn templated_crd(file: &str, source: &str) -> String {
+    let (group, plural) = file
+        .trim_end_matches(".yaml")
+        .split_once('_')
+        .expect("<group>_<plural>.yaml");
     let mut out = format!(
-        "{{{{- if .Values.crds.install }}}}\n# Generated from crds/{file} by hack/chart-crds.sh; do not edit.\n"
+        "{{{{- if include \"scim-operator.renderCrd\" (list . \"{plural}.{group}\") }}}}\n\
+         # Generated from crds/{file} by hack/chart-crds.sh; do not edit.\n"
     );
     for line in source.lines().filter(|l| !l.starts_with("# Generated")) {
         out.push_str(line);

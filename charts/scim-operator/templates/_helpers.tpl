@@ -65,3 +65,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "scim-operator.scimPath" -}}
 /scim/v2/{{ .Release.Namespace }}/{{ .Values.directory.name }}
 {{- end }}
+
+{{/*
+"release/namespace" of another Helm release (or "none/none": no Helm release) owning a live
+object, empty when the object is absent, ours, or there is no cluster (helm template).
+Args: list $ apiVersion kind namespace name.
+*/}}
+{{- define "scim-operator.foreignOwner" -}}
+{{- $ := index . 0 }}
+{{- $live := lookup (index . 1) (index . 2) (index . 3) (index . 4) }}
+{{- if $live }}
+{{- $annotations := dig "metadata" "annotations" dict $live }}
+{{- $release := get $annotations "meta.helm.sh/release-name" | default "none" }}
+{{- $namespace := get $annotations "meta.helm.sh/release-namespace" | default "none" }}
+{{- if or (ne $release $.Release.Name) (ne $namespace $.Release.Namespace) }}
+{{- printf "%s/%s" $release $namespace }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether to render the CRD named by the second argument: crds.install, and the live CRD (if any)
+belongs to this release. CRDs kept from an uninstalled release (or applied by hand) stay as they
+are rather than failing the install on their ownership; crds.adopt takes them over (with
+`--take-ownership`). Args: list $ crdName.
+*/}}
+{{- define "scim-operator.renderCrd" -}}
+{{- $ := index . 0 }}
+{{- if and $.Values.crds.install (or $.Values.crds.adopt (not (include "scim-operator.foreignOwner" (list $ "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" (index . 1))))) }}true{{ end }}
+{{- end }}
