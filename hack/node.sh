@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# A real single-node Kubernetes cluster inside namespaces of its own, for the end-to-end tests
-# (tests/e2e) and for people. See /README.md "A real node" and tests/support/node.rs.
+# A real single-node Kubernetes cluster inside namespaces of its own, for end-to-end tests and
+# for people. See README.md, "A real node".
 #
 #   hack/node.sh build            build (once, cached) kubelet, kube-controller-manager,
 #                                 kube-scheduler, kube-proxy and the pause image; install
 #                                 containerd, runc and the CNI plugins from Debian. Prints the dir.
+#   hack/node.sh up RUN [IMG..]   start a node in the background (run directory RUN), wait until
+#                                 Ready; `down RUN` ends it and leaves the host as it was.
 #   hack/node.sh inside RUN IMG.. (run by `unshare`, never by hand) brings up etcd,
 #                                 kube-apiserver, containerd, the node daemons; imports the images
 #                                 (docker-archive tars); touches RUN/ready when the node is Ready.
@@ -365,8 +367,32 @@ clean_cgroups() {
   log "kubepods cgroups left behind: $(ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null | tr '\n' ' ')"
 }
 
+# up RUN [IMAGE.tar...]: start a node in the background (for a person; tests/e2e start it the same
+# way from Rust); prints how to use it. Waits for another node of this machine to end first: the
+# lock is inherited by every process of the namespace, so it is held exactly as long as the node.
+up() {
+  local run=$1; shift
+  [[ $(id -u) == 0 ]] || { log "needs root (namespaces, cgroups)"; exit 1; }
+  exec 9> /tmp/scim-operator-node.lock
+  flock 9
+  mkdir -p "$run/logs"
+  CP_BIN=${CP_BIN:-$("$HERE/controlplane.sh")} NODE_BIN=$(build) \
+    setsid unshare --net --mount --propagation slave --pid --fork --kill-child --mount-proc \
+    bash "$HERE/node.sh" inside "$run" "$@" > "$run/logs/inside.log" 2>&1 < /dev/null &
+  echo $! > "$run/unshare.pid"
+  exec 9>&-
+  for _ in $(seq 1200); do
+    [[ -e $run/ready ]] && break
+    kill -0 "$(cat "$run/unshare.pid")" 2>/dev/null || { tail -n 20 "$run/logs/"*.log >&2; down "$run"; exit 1; }
+    sleep 0.2
+  done
+  [[ -e $run/ready ]] || { log "not Ready after 240 s; logs in $run/logs"; exit 1; }
+  log "Ready. kubectl: $0 exec $run kubectl get nodes; stop: $0 down $run"
+}
+
 case "${1:-}" in
   build) build ;;
+  up) shift; up "$@" ;;
   down) down "$2" ;;
   inside) shift; inside "$@" ;;
   exec) shift; run=$1; shift; in_ns "$run" "$@" ;;
@@ -376,12 +402,12 @@ case "${1:-}" in
       pid=\$(cat \"\$RUN/pid/$daemon\")
       if [[ $action != start ]]; then
         kill -9 \"\$pid\" 2>/dev/null || true
-        while kill -0 \"\$pid\" 2>/dev/null && ! grep -q '^State:.*Z' /proc/\$pid/status; do sleep 0.05; done
+        while kill -0 \"\$pid\" 2>/dev/null && ! grep -qs '^State:.*Z' /proc/\$pid/status; do sleep 0.05; done
       fi
       if [[ $action != stop ]]; then
         bash \"\$RUN/cmd/$daemon\" >> \"\$RUN/logs/$daemon.log\" 2>&1 &
         echo \$! > \"\$RUN/pid/$daemon\"
       fi"
     ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac
