@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the scim-operator container image without a Docker daemon: a static musl binary
-# (cargo, incremental in target/) packed into a `docker save`-style tar that `docker load`,
+# (cargo, incremental in its target dir) packed into a `docker save`-style tar that `docker load`,
 # `podman load` and `ctr -n k8s.io images import` all read. The image is the one the Dockerfile
 # builds: the same file layout, user, entrypoint, ports and labels (tests/helm/image.rs compares).
 #
@@ -50,7 +50,7 @@ log "cargo build --profile $profile --target $target"
 env "CC_${target//-/_}=musl-gcc" CARGO_PROFILE_RELEASE_STRIP=symbols \
   cargo build --locked --profile "$profile" --target "$target" --bin scim-operator >&2
 dir=$profile; [[ $profile == dev ]] && dir=debug
-binary="target/$target/$dir/scim-operator"
+binary="${CARGO_TARGET_DIR:-target}/$target/$dir/scim-operator"
 # A scratch image has no loader: the binary must have no ELF interpreter.
 if command -v readelf >/dev/null && readelf -l "$binary" | grep -q INTERP; then
   echo "image: $binary is dynamically linked" >&2

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Cargo's build cache lives outside the checkout, like the control plane, so a fresh clone on a
+# machine that ran this before rebuilds only this crate (set CARGO_TARGET_DIR to override).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${SCIM_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-operator}/target}
+
 echo "==> control plane (kube-apiserver, etcd, kubectl, helm)"
 SCIM_OPERATOR_CONTROLPLANE=$(hack/controlplane.sh)
 export SCIM_OPERATOR_CONTROLPLANE
