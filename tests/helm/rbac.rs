@@ -141,7 +141,8 @@ async fn scim_server_runs_with_the_chart_service_account() {
         "listing Secrets"
     );
 
-    // Leader election: the Lease in the release namespace, nowhere else.
+    // Leader election: the Lease in the release namespace (the chart creates it, so that
+    // uninstall removes it), nowhere else.
     let lease = Lease {
         metadata: ObjectMeta {
             name: Some("scim-operator-leader".into()),
@@ -150,12 +151,9 @@ async fn scim_server_runs_with_the_chart_service_account() {
         ..Default::default()
     };
     let leases = Api::<Lease>::namespaced(sa.clone(), &ns);
-    let created = leases
-        .create(&PostParams::default(), &lease)
-        .await
-        .expect("create the Lease");
+    let current = leases.get("scim-operator-leader").await.expect("read the Lease");
     leases
-        .replace("scim-operator-leader", &PostParams::default(), &created)
+        .replace("scim-operator-leader", &PostParams::default(), &current)
         .await
         .expect("renew the Lease");
     let elsewhere = Api::<Lease>::namespaced(sa.clone(), &dir_ns)

@@ -142,7 +142,7 @@ fn defaults_render_a_restricted_deployment() {
         assert!(of_kind(&objects, kind).is_empty(), "{kind} rendered by default");
     }
     let crds = of_kind(&objects, "CustomResourceDefinition");
-    assert_eq!(crds.len(), 5);
+    assert_eq!(crds.len(), 6);
     for crd in crds {
         assert_eq!(
             crd["metadata"]["annotations"]["helm.sh/resource-policy"].as_str(),
