@@ -51,6 +51,14 @@ pub struct DirectorySpec {
     pub native_rbac: Option<NativeRbac>,
 }
 
+impl Directory {
+    /// Whether the Directory is being deleted (a finalizer holds it). It is no longer in charge:
+    /// its namespace gets no bindings, as if it were gone (SPEC §3.8).
+    pub fn is_deleting(&self) -> bool {
+        self.metadata.deletion_timestamp.is_some()
+    }
+}
+
 /// A key of a Secret in the Directory's namespace.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -132,9 +140,14 @@ impl Default for OrgRoleNames {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NativeRbac {
-    /// Prefix of the namespace created per workspace.
+    /// Prefix of the namespace created per workspace. It must not be able to reach `default` or
+    /// a `kube-*` namespace (`k`, `kube-`, `de` are refused).
     #[serde(default = "default_namespace_prefix")]
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,20})?$"))]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,20})?$"), length(max = 21))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": RESERVED_PREFIX_RULE,
+        "message": RESERVED_PREFIX_MESSAGE,
+    }]))]
     pub namespace_prefix: String,
     /// Prefix added to userName in the subject, to match the API server's `--oidc-username-prefix`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -146,6 +159,23 @@ pub struct NativeRbac {
 
 fn default_namespace_prefix() -> String {
     "ws-".into()
+}
+
+/// The CEL form of [`NativeRbac::prefix_problem`], checked by the API server.
+const RESERVED_PREFIX_RULE: &str =
+    "!('kube-'.startsWith(self) || self.startsWith('kube-') || ('default'.startsWith(self) && self != 'default'))";
+const RESERVED_PREFIX_MESSAGE: &str =
+    "namespacePrefix must not be able to reach the namespace default or a kube-* namespace";
+
+impl NativeRbac {
+    /// Why `namespacePrefix` is refused, if it is: some `{prefix}{workspace}` could be `default`
+    /// or a `kube-*` namespace (`kube-system`, …). The CRD refuses such a prefix too; this check
+    /// covers a Directory stored before that rule.
+    pub fn prefix_problem(&self) -> Option<&'static str> {
+        let p = self.namespace_prefix.as_str();
+        let reaches = "kube-".starts_with(p) || p.starts_with("kube-") || ("default".starts_with(p) && p != "default");
+        reaches.then_some(RESERVED_PREFIX_MESSAGE)
+    }
 }
 
 /// ClusterRoles bound per workspace role.
@@ -198,4 +228,27 @@ pub struct DirectoryStatus {
     pub role_bindings: u32,
     #[serde(default)]
     pub conflicts: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_reaching_system_namespaces_are_refused() {
+        let problem = |prefix: &str| {
+            NativeRbac {
+                namespace_prefix: prefix.into(),
+                username_prefix: String::new(),
+                cluster_roles: ClusterRoles::default(),
+            }
+            .prefix_problem()
+        };
+        for bad in ["", "k", "kube", "kube-", "kube-sys", "d", "defaul"] {
+            assert!(problem(bad).is_some(), "{bad:?} accepted");
+        }
+        for good in ["ws-", "kubes-", "kubex", "default", "default-", "team", "dx"] {
+            assert_eq!(problem(good), None, "{good:?} refused");
+        }
+    }
 }

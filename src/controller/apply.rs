@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -53,8 +53,9 @@ impl Writer {
             .await?)
     }
 
-    /// Server-side applies a cluster-scoped object (a native-RBAC Namespace).
-    pub async fn apply_cluster<K>(&self, obj: &K) -> Result<K>
+    /// Creates a cluster-scoped object (a native-RBAC Namespace) with a plain create, so that
+    /// one that exists is never taken over: `None` when the name is taken.
+    pub async fn create_cluster<K>(&self, obj: &K) -> Result<Option<K>>
     where
         K: Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
             + Clone
@@ -62,11 +63,16 @@ impl Writer {
             + Serialize
             + DeserializeOwned,
     {
-        self.metrics.write(&kind_label::<K>(), "apply");
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        Ok(Api::<K>::all(self.client.clone())
-            .patch(&obj.name_any(), &params, &Patch::Apply(obj))
-            .await?)
+        self.metrics.write(&kind_label::<K>(), "create");
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        match Api::<K>::all(self.client.clone()).create(&params, obj).await {
+            Ok(created) => Ok(Some(created)),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Server-side applies the status subresource of `name`.

@@ -28,8 +28,11 @@
 //!   requeue with backoff) fed from the shared caches, rather than `Controller::watches`: that
 //!   would open a second watch of 50,000 Users per controller, and shared streams do not carry
 //!   deletions, which a group deletion must trigger.
-//! - A namespace without a Directory is planned with the default settings; with several, the
-//!   oldest is in charge and the others report `DuplicateDirectory`.
+//! - A namespace without an active Directory (none, or the oldest is being deleted) gets no
+//!   bindings at all (SPEC §3.8): never the default settings, which could grant what the
+//!   Directory withheld. Its users say `DirectoryMissing`, and so does one Event. "Missing" is
+//!   decided only once the Directory cache has listed. With several, the oldest is in charge
+//!   and the others report `DuplicateDirectory`.
 //! - Workspace counts and conflicts come from every user's plan (the same pure function the user
 //!   reconcile applies), so a Deny-ed user, who has no binding, is still reported.
 
@@ -45,7 +48,7 @@ pub mod native;
 pub mod status;
 mod user;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -128,8 +131,12 @@ pub(crate) struct Context {
     writer: apply::Writer,
     metrics: Metrics,
     recorder: Recorder,
+    /// Reads the caches cannot answer: a native-RBAC namespace that is not ours.
+    client: Client,
     /// Consecutive failures per user, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<User>, u32>>,
+    /// Namespaces last seen without an active Directory, so that its Event is published once.
+    directory_missing: Mutex<BTreeSet<String>>,
 }
 
 /// Runs the controller until the process ends: caches, leader election, and, while leading, the
@@ -152,7 +159,9 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
         writer: apply::Writer::new(client.clone(), config.metrics.clone()),
         metrics: config.metrics.clone(),
         recorder: Recorder::new(client.clone(), reporter),
+        client: client.clone(),
         failures: Mutex::default(),
+        directory_missing: Mutex::default(),
     });
     let elector = LeaderElector::new(
         client,

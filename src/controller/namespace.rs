@@ -1,22 +1,27 @@
-//! The pass over one namespace: Workspaces (spec from the groups, status from every user's plan),
-//! orphaned workspaces, Group statuses, bindings of users that are gone, and Directory statuses.
+//! The pass over one namespace: Workspaces (spec from the groups, status from every user's plan;
+//! with native RBAC, each one's namespace claimed), orphaned workspaces, Group statuses, bindings
+//! of users that are gone, and Directory statuses.
 //!
 //! It is O(users) and runs after changes are coalesced (see [`super::run`]), never once per event.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 
 use super::apply::{managed_labels, metadata_matches};
 use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
-use super::status::{DirectoryCounts, directory_status, group_status, workspace_status};
+use super::status::{DirectoryCounts, Standing, directory_status, group_status, workspace_status};
 use super::{Context, Result, native};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels};
-use crate::rules::{GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces};
+use crate::rules::{
+    self, GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces,
+};
 
 /// Reconciles one namespace.
 pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
@@ -24,12 +29,14 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     let now = Time(jiff::Timestamp::now());
     let in_ns = |o: &dyn ResourceNs| o.ns() == Some(ns);
     let directories = directories_by_age(&ctx.caches.directories, ns);
-    let directory = directories.first();
-    let settings = directory
-        .map(|d| PlanSettings::from_directory(&d.spec))
-        .unwrap_or_default();
+    // The oldest is in charge, unless it is being deleted: then nobody is (SPEC §3.8).
+    let directory = directories.first().filter(|d| !d.is_deleting());
+    let settings = directory.map(|d| PlanSettings::from_directory(&d.spec));
+    // Retain, the default, deletes nothing.
     let deletion = directory.map(|d| d.spec.workspace_deletion_policy).unwrap_or_default();
     let dir_name = directory.map(|d| d.name_any());
+    let native = directory.and_then(|d| native::config(d));
+    report_missing_directory(ctx, ns, directory.is_none()).await;
 
     let groups = ctx.caches.groups.state_filter(|g| in_ns(g));
     let index = GroupIndex::new(
@@ -54,7 +61,11 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     }
     for user in &users {
         let id = user.name_any();
-        let plan = plan_user(&UserInput::from_spec(&id, &user.spec), |g| index.get(g), &settings);
+        let plan = plan_user(
+            &UserInput::from_spec(&id, &user.spec),
+            |g| index.get(g),
+            settings.as_ref(),
+        );
         for binding in &plan.workspaces {
             tallies
                 .entry(binding.workspace.clone())
@@ -69,6 +80,18 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
         let summary = summaries.get(name).cloned().unwrap_or_default();
         conflicts += summary.conflicts;
         let collision = ws.name_collision().then_some(ws.keys.as_slice());
+        // Each workspace gets its namespace, unless one that is not ours holds the name.
+        let claim = match (native, &dir_name) {
+            (Some(config), Some(dir)) => {
+                let namespace = native::namespace_name(&config.namespace_prefix, name);
+                native::claim(ctx, ns, dir, name, &namespace).await?
+            }
+            _ => native::Claim::Ours,
+        };
+        let not_owned = match &claim {
+            native::Claim::Ours => None,
+            native::Claim::NotOurs(why) => Some(why.as_str()),
+        };
         write_workspace(
             ctx,
             ns,
@@ -77,6 +100,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             dir_name.as_deref(),
             Some(&summary),
             collision,
+            not_owned,
             &now,
         )
         .await?;
@@ -97,7 +121,8 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
                     display_name: ws.spec.display_name.clone(),
                     groups: Vec::new(),
                 };
-                write_workspace(ctx, ns, &ws.name_any(), &spec, dir_name.as_deref(), None, None, &now).await?;
+                let name = ws.name_any();
+                write_workspace(ctx, ns, &name, &spec, dir_name.as_deref(), None, None, None, &now).await?;
             }
         }
     }
@@ -166,7 +191,8 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     Ok(())
 }
 
-/// Applies a Workspace's spec and status where they differ from the cache.
+/// Applies a Workspace's spec and status where they differ from the cache; see
+/// [`workspace_status`] for `summary`, `collision` and `not_owned`.
 #[allow(clippy::too_many_arguments)]
 async fn write_workspace(
     ctx: &Context,
@@ -176,6 +202,7 @@ async fn write_workspace(
     directory: Option<&str>,
     summary: Option<&WorkspaceSummary>,
     collision: Option<&[String]>,
+    not_owned: Option<&str>,
     now: &Time,
 ) -> Result<()> {
     let mut ws = Workspace::new(name, spec.clone());
@@ -190,6 +217,7 @@ async fn write_workspace(
         stored.status.as_ref(),
         summary,
         collision,
+        not_owned,
         stored.metadata.generation,
         now,
     );
@@ -199,7 +227,7 @@ async fn write_workspace(
     Ok(())
 }
 
-/// The oldest Directory is in charge; any other is reported as a duplicate.
+/// The oldest Directory is in charge (unless being deleted); any other is reported as a duplicate.
 async fn write_directories(
     ctx: &Context,
     ns: &str,
@@ -207,15 +235,22 @@ async fn write_directories(
     counts: &DirectoryCounts,
     now: &Time,
 ) -> Result<()> {
-    let oldest = directories.first().map(|d| d.name_any());
+    let oldest = directories.first().map(|d| d.name_any()).unwrap_or_default();
     for (i, dir) in directories.iter().enumerate() {
-        let older = (i > 0).then_some(oldest.as_deref()).flatten();
+        let standing = if i > 0 {
+            Standing::Duplicate { older: &oldest }
+        } else if dir.is_deleting() {
+            Standing::Deleting
+        } else {
+            let prefix_problem = dir.spec.native_rbac.as_ref().and_then(|c| c.prefix_problem());
+            Standing::InCharge { prefix_problem }
+        };
         let name = dir.name_any();
         let status = directory_status(
             dir.status.as_ref(),
             ns,
             &name,
-            older,
+            standing,
             counts,
             dir.metadata.generation,
             now,
@@ -225,6 +260,43 @@ async fn write_directories(
         }
     }
     Ok(())
+}
+
+/// Publishes one `DirectoryMissing` Event when `ns` is first seen without an active Directory
+/// (in this process); the Users' conditions say it too. Best effort, like every Event.
+async fn report_missing_directory(ctx: &Context, ns: &str, missing: bool) {
+    let new = {
+        let mut known = ctx.directory_missing.lock().expect("directory_missing lock");
+        if missing {
+            known.insert(ns.to_string())
+        } else {
+            known.remove(ns);
+            false
+        }
+    };
+    if !new {
+        return;
+    }
+    let event = Event {
+        type_: EventType::Warning,
+        reason: rules::reason::DIRECTORY_MISSING.into(),
+        note: Some(format!(
+            "namespace {ns:?} has no active Directory (none, or it is being deleted): every RoleBinding made for its users, native ones included, is removed until one exists"
+        )),
+        action: "WithdrawBindings".into(),
+        secondary: None,
+    };
+    let regarding = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Namespace".into()),
+        name: Some(ns.to_string()),
+        namespace: Some(ns.to_string()),
+        ..Default::default()
+    };
+    ctx.metrics.write("Event", "create");
+    if let Err(error) = ctx.recorder.publish(&event, &regarding).await {
+        tracing::warn!(%error, namespace = %ns, "could not publish DirectoryMissing event");
+    }
 }
 
 fn is_managed(meta_labels: &BTreeMap<String, String>) -> bool {

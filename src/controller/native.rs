@@ -2,6 +2,13 @@
 //! workspace binding of a user an `rbac.authorization.k8s.io` RoleBinding there, binding the user
 //! (by userName, as the cluster's OIDC username claim names it) to a configurable ClusterRole.
 //!
+//! Only namespaces this operator created for this Directory are used: they are created with a
+//! plain create (never a forced apply) carrying the [`OWNER`] annotation, `namespace/name` of the
+//! Directory. A namespace that exists without it (made by hand, by an earlier version, or for
+//! another Directory with the same prefix) is refused: no native bindings there, and the
+//! Workspace says `NamespaceNotOwned`. A prefix that could reach `default` or `kube-*` turns
+//! native RBAC off ([`NativeRbac::prefix_problem`]).
+//!
 //! Namespaces are created but never deleted: they may hold workloads, so removing one is left to
 //! a human. Their RoleBindings are pruned like the custom ones: by label, from the caches.
 
@@ -10,9 +17,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{RoleBinding as RbacBinding, RoleRef, Subject};
-use kube::ResourceExt;
 use kube::api::ObjectMeta;
 use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::apply::{managed_labels, metadata_matches};
@@ -22,6 +29,10 @@ use crate::rules::{UserPlan, is_dns1123_label};
 
 /// Label on native objects: the namespace of the Directory (and Users) they come from.
 pub const SOURCE_NAMESPACE: &str = "scim-operator.io/source-namespace";
+
+/// Annotation set when a workspace namespace is created: `namespace/name` of its Directory, the
+/// only one that binds there.
+pub const OWNER: &str = "scim-operator.io/owner";
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -67,9 +78,18 @@ fn native_labels(source: &str, directory: &str, workspace: &str) -> BTreeMap<Str
     labels
 }
 
-/// The native RoleBindings a user's plan asks for, by `namespace/name`, with their namespaces.
-pub(crate) fn desired(source: &str, directory: &Directory, plan: &UserPlan) -> Vec<(Namespace, RbacBinding)> {
-    let Some(config) = &directory.spec.native_rbac else {
+/// The native settings of a Directory, unless off or refused for its prefix.
+pub(crate) fn config(directory: &Directory) -> Option<&NativeRbac> {
+    directory
+        .spec
+        .native_rbac
+        .as_ref()
+        .filter(|c| c.prefix_problem().is_none())
+}
+
+/// The native RoleBindings a user's plan asks for, with their workspaces.
+pub(crate) fn desired(source: &str, directory: &Directory, plan: &UserPlan) -> Vec<(String, RbacBinding)> {
+    let Some(config) = config(directory) else {
         return Vec::new();
     };
     let dir = directory.name_any();
@@ -78,14 +98,6 @@ pub(crate) fn desired(source: &str, directory: &Directory, plan: &UserPlan) -> V
         .filter_map(|ws| {
             let role = ws.role?;
             let ns_name = namespace_name(&config.namespace_prefix, &ws.workspace);
-            let namespace = Namespace {
-                metadata: ObjectMeta {
-                    name: Some(ns_name.clone()),
-                    labels: Some(native_labels(source, &dir, &ws.workspace)),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
             let mut labels = native_labels(source, &dir, &ws.workspace);
             labels.insert(labels::USER.into(), plan.user.clone());
             let cluster_role = cluster_role(config, role).to_string();
@@ -110,13 +122,63 @@ pub(crate) fn desired(source: &str, directory: &Directory, plan: &UserPlan) -> V
                     namespace: None,
                 }]),
             };
-            Some((namespace, binding))
+            Some((ws.workspace.clone(), binding))
         })
         .collect()
 }
 
-/// Applies a user's native namespaces and RoleBindings where they differ from the caches and
-/// deletes its other native RoleBindings.
+/// Whether a workspace namespace may hold this Directory's native bindings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Created by this operator for this Directory (now, or before).
+    Ours,
+    /// Exists and is not ours; why, for the Workspace condition.
+    NotOurs(String),
+}
+
+/// Claims namespace `name` of `workspace` for Directory `source/directory`: ours if it carries
+/// our [`OWNER`] annotation, created (plain create) if it does not exist, refused otherwise.
+/// Answered from the cache when the namespace is ours; a namespace the cache does not hold is
+/// read from the API server.
+pub(crate) async fn claim(ctx: &Context, source: &str, directory: &str, workspace: &str, name: &str) -> Result<Claim> {
+    let owner = format!("{source}/{directory}");
+    let decide = |ns: &Namespace| match ns.annotations().get(OWNER) {
+        Some(o) if *o == owner => Claim::Ours,
+        Some(other) => Claim::NotOurs(format!("namespace {name:?} belongs to Directory {other}")),
+        None => Claim::NotOurs(format!(
+            "namespace {name:?} exists and was not created by scim-operator for Directory {owner}"
+        )),
+    };
+    if let Some(cached) = ctx.caches.native_namespaces.get(&ObjectRef::new(name)) {
+        return Ok(decide(&cached));
+    }
+    let api = Api::<Namespace>::all(ctx.client.clone());
+    if let Some(found) = api.get_opt(name).await? {
+        return Ok(decide(&found));
+    }
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(native_labels(source, directory, workspace)),
+            annotations: Some(BTreeMap::from([(OWNER.to_string(), owner.clone())])),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    if ctx.writer.create_cluster(&namespace).await?.is_some() {
+        return Ok(Claim::Ours);
+    }
+    // Created by someone else since the read: whoever it was, decide by what is there.
+    Ok(match api.get_opt(name).await? {
+        Some(found) => decide(&found),
+        None => Claim::NotOurs(format!(
+            "namespace {name:?} is being created or deleted by someone else"
+        )),
+    })
+}
+
+/// Applies a user's native RoleBindings where they differ from the caches, in the namespaces
+/// that are ours, and deletes its other native RoleBindings.
 pub(crate) async fn reconcile_user(
     ctx: &Context,
     source: &str,
@@ -124,13 +186,13 @@ pub(crate) async fn reconcile_user(
     plan: &UserPlan,
 ) -> Result<()> {
     let desired = directory.map_or_else(Vec::new, |d| desired(source, d, plan));
+    let dir = directory.map(|d| d.name_any()).unwrap_or_default();
     let mut keep = BTreeSet::new();
-    for (namespace, binding) in desired {
-        let cached_ns = ctx.caches.native_namespaces.get(&ObjectRef::new(&namespace.name_any()));
-        if !cached_ns.is_some_and(|c| metadata_matches(c.as_ref(), &namespace)) {
-            ctx.writer.apply_cluster(&namespace).await?;
-        }
+    for (workspace, binding) in desired {
         let ns = binding.namespace().unwrap_or_default();
+        if claim(ctx, source, &dir, &workspace, &ns).await? != Claim::Ours {
+            continue;
+        }
         let cached = ctx
             .caches
             .native_bindings
@@ -192,7 +254,7 @@ mod tests {
         let plan = crate::rules::plan_user(
             &crate::rules::UserInput::from_spec("alice", &spec),
             |_| Some(&info),
-            &Default::default(),
+            Some(&Default::default()),
         );
         let mut dir = Directory::new("entra", Default::default());
         dir.spec.native_rbac = Some(NativeRbac {
@@ -202,8 +264,9 @@ mod tests {
         });
         let desired = desired("idp", &dir, &plan);
         assert_eq!(desired.len(), 1);
-        let (ns, rb) = &desired[0];
-        assert_eq!(ns.name_any(), "ws-sales");
+        let (workspace, rb) = &desired[0];
+        assert_eq!(workspace, "sales");
+        assert_eq!(rb.namespace().as_deref(), Some("ws-sales"));
         assert_eq!(rb.name_any(), "scim-alice-edit");
         assert_eq!(rb.role_ref.name, "edit");
         assert_eq!(rb.subjects.as_ref().unwrap()[0].name, "oidc:alice@example.com");

@@ -24,6 +24,12 @@ pub mod reason {
     pub const READY: &str = "Ready";
     /// Directory: an older Directory in the namespace is in charge.
     pub const DUPLICATE_DIRECTORY: &str = "DuplicateDirectory";
+    /// Directory: being deleted; its namespace gets no bindings.
+    pub const DELETING: &str = "Deleting";
+    /// Directory: `nativeRbac.namespacePrefix` could reach `default` or `kube-*`; no native RBAC.
+    pub const INVALID_NAMESPACE_PREFIX: &str = "InvalidNamespacePrefix";
+    /// Workspace: its native-RBAC namespace exists and was not created for this Directory.
+    pub const NAMESPACE_NOT_OWNED: &str = "NamespaceNotOwned";
     /// Event reason when a user's conflict first appears.
     pub const ROLE_CONFLICT: &str = "RoleConflict";
 }
@@ -51,8 +57,9 @@ pub fn user_status(
 ) -> UserStatus {
     let old = prev(previous.map(|s| &s.conditions));
     let mut conditions = Vec::new();
-    // Suspended is a settled state, not a failure; outside the allowed domains needs an admin.
-    let ready = !matches!(plan.state, UserState::DomainNotAllowed(_));
+    // Suspended is a settled state, not a failure; outside the allowed domains or without a
+    // Directory needs an admin.
+    let ready = !matches!(plan.state, UserState::DomainNotAllowed(_) | UserState::DirectoryMissing);
     let mut message = plan.state.message();
     if plan.unknown_groups > 0 {
         message.push_str(&format!(
@@ -145,11 +152,13 @@ pub fn binding_status(
     }
 }
 
-/// A Workspace's status; `summary` is `None` for an orphaned workspace.
+/// A Workspace's status; `summary` is `None` for an orphaned workspace, `not_owned` says why its
+/// native-RBAC namespace is refused.
 pub fn workspace_status(
     previous: Option<&WorkspaceStatus>,
     summary: Option<&WorkspaceSummary>,
     collision: Option<&[String]>,
+    not_owned: Option<&str>,
     generation: Option<i64>,
     now: &Time,
 ) -> WorkspaceStatus {
@@ -175,6 +184,19 @@ pub fn workspace_status(
             false,
             rules::reason::NAME_COLLISION,
             format!("different workspace names share this object name: {}", keys.join(", ")),
+            generation,
+            now,
+        ),
+        (Some(_), None) if not_owned.is_some() => set_condition(
+            &mut conditions,
+            old,
+            condition::READY,
+            false,
+            reason::NAMESPACE_NOT_OWNED,
+            format!(
+                "{}; no native RoleBindings are made there",
+                not_owned.unwrap_or_default()
+            ),
             generation,
             now,
         ),
@@ -308,43 +330,66 @@ pub struct DirectoryCounts {
     pub conflicts: u32,
 }
 
-/// A Directory's status; `in_charge` names the older Directory when this one is a duplicate.
+/// Where a Directory stands in its namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing<'a> {
+    /// The oldest: in charge. `prefix_problem` says why its native RBAC is off, if it is.
+    InCharge { prefix_problem: Option<&'a str> },
+    /// The oldest, but being deleted: in charge of nothing, its namespace gets no bindings.
+    Deleting,
+    /// An older Directory (named) is in charge.
+    Duplicate { older: &'a str },
+}
+
+/// A Directory's status.
 pub fn directory_status(
     previous: Option<&DirectoryStatus>,
     namespace: &str,
     name: &str,
-    older: Option<&str>,
+    standing: Standing<'_>,
     counts: &DirectoryCounts,
     generation: Option<i64>,
     now: &Time,
 ) -> DirectoryStatus {
     let old = prev(previous.map(|s| &s.conditions));
     let mut conditions = Vec::new();
-    match older {
-        None => set_condition(
-            &mut conditions,
-            old,
-            condition::READY,
-            true,
-            reason::READY,
-            format!("serving SCIM at /scim/v2/{namespace}/{name}"),
-            generation,
-            now,
+    let url = format!("/scim/v2/{namespace}/{name}");
+    let (ready, why, message) = match standing {
+        Standing::InCharge { prefix_problem: None } => (true, reason::READY, format!("serving SCIM at {url}")),
+        Standing::InCharge {
+            prefix_problem: Some(problem),
+        } => (
+            false,
+            reason::INVALID_NAMESPACE_PREFIX,
+            format!(
+                "{problem}; native RBAC is off until it is changed (SCIM at {url} and the custom RoleBindings work)"
+            ),
         ),
-        Some(older) => set_condition(
-            &mut conditions,
-            old,
-            condition::READY,
+        Standing::Deleting => (
+            false,
+            reason::DELETING,
+            format!("being deleted; namespace {namespace:?} gets no bindings, and those made are removed"),
+        ),
+        Standing::Duplicate { older } => (
             false,
             reason::DUPLICATE_DIRECTORY,
             format!(
                 "namespace {namespace:?} already has Directory {older:?} (older); a namespace holds at most one Directory, so this one is ignored"
             ),
-            generation,
-            now,
         ),
-    }
-    let counts = if older.is_some() {
+    };
+    set_condition(
+        &mut conditions,
+        old,
+        condition::READY,
+        ready,
+        why,
+        message,
+        generation,
+        now,
+    );
+    let duplicate = matches!(standing, Standing::Duplicate { .. });
+    let counts = if duplicate {
         DirectoryCounts::default()
     } else {
         counts.clone()
@@ -352,7 +397,7 @@ pub fn directory_status(
     DirectoryStatus {
         observed_generation: generation,
         conditions,
-        scim_base_url: older.is_none().then(|| format!("/scim/v2/{namespace}/{name}")),
+        scim_base_url: (!duplicate).then_some(url),
         users: counts.users,
         groups: counts.groups,
         workspaces: counts.workspaces,

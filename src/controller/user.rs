@@ -23,11 +23,11 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
     let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let id = user.name_any();
     memberships::purge_deleted_groups(&ctx, &user, &ns).await?;
-    let directory = ctx.caches.directory(&ns);
-    let settings = directory
-        .as_ref()
-        .map(|d| PlanSettings::from_directory(&d.spec))
-        .unwrap_or_default();
+    // The caches have listed (above), so no Directory here means none, not "not seen yet".
+    let directory = ctx.caches.directory(&ns).filter(|d| !d.is_deleting());
+    let settings = directory.as_ref().map(|d| PlanSettings::from_directory(&d.spec));
+    // Without a Directory nobody is in conflict: the policy only words conflict messages.
+    let policy = settings.as_ref().map(|s| s.conflict_policy).unwrap_or_default();
     let dir_name = directory.as_ref().map(|d| d.name_any());
 
     // Only this user's groups are parsed: planning one user never walks the whole directory.
@@ -40,19 +40,14 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
             Some((g.as_str(), GroupInfo::from(&group.spec)))
         })
         .collect();
-    let plan = plan_user(&UserInput::from_spec(&id, &user.spec), |g| infos.get(g), &settings);
+    let plan = plan_user(
+        &UserInput::from_spec(&id, &user.spec),
+        |g| infos.get(g),
+        settings.as_ref(),
+    );
     let now = Time(jiff::Timestamp::now());
 
-    let desired = apply_bindings(
-        &ctx,
-        &user,
-        &ns,
-        dir_name.as_deref(),
-        &plan,
-        settings.conflict_policy,
-        &now,
-    )
-    .await?;
+    let desired = apply_bindings(&ctx, &user, &ns, dir_name.as_deref(), &plan, policy, &now).await?;
     // Anything else labelled with this user is stale (left a workspace, suspended, ...).
     for name in ctx.caches.bindings.of_user(&ns, &id) {
         if !desired.contains(&name) {
@@ -61,17 +56,11 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
     }
     native::reconcile_user(&ctx, &ns, directory.as_ref(), &plan).await?;
 
-    let status = user_status(
-        user.status.as_ref(),
-        &plan,
-        settings.conflict_policy,
-        user.metadata.generation,
-        &now,
-    );
+    let status = user_status(user.status.as_ref(), &plan, policy, user.metadata.generation, &now);
     if user.status.as_ref() != Some(&status) {
         ctx.writer.apply_status::<User, _>(&ns, &id, &status).await?;
     }
-    publish_conflict(&ctx, &user, &plan, settings.conflict_policy).await;
+    publish_conflict(&ctx, &user, &plan, policy).await;
     ctx.metrics.reconciled("User");
     Ok(Action::await_change())
 }

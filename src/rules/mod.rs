@@ -45,6 +45,8 @@ pub mod reason {
     pub const SUSPENDED: &str = "Suspended";
     /// User: outside the directory's allowed email domains, no bindings.
     pub const DOMAIN_NOT_ALLOWED: &str = "DomainNotAllowed";
+    /// User: the namespace has no active Directory, no bindings. Also the Event's reason.
+    pub const DIRECTORY_MISSING: &str = "DirectoryMissing";
     /// Group: `ws-{group}-role-{role}`, feeds a workspace.
     pub const WORKSPACE_GROUP: &str = "WorkspaceGroup";
     /// Group: display name does not start with `ws-`.

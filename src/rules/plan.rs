@@ -76,6 +76,9 @@ pub enum UserState {
     Suspended,
     /// Outside the directory's allowed domains: no bindings.
     DomainNotAllowed(DomainRejection),
+    /// The namespace has no active Directory (none, or the one in charge is being deleted): no
+    /// bindings, whatever the user's roles and groups (SPEC §3.8). Takes precedence over all.
+    DirectoryMissing,
 }
 
 impl UserState {
@@ -85,6 +88,7 @@ impl UserState {
             UserState::Active => reason::ACTIVE,
             UserState::Suspended => reason::SUSPENDED,
             UserState::DomainNotAllowed(_) => reason::DOMAIN_NOT_ALLOWED,
+            UserState::DirectoryMissing => reason::DIRECTORY_MISSING,
         }
     }
 
@@ -94,6 +98,9 @@ impl UserState {
             UserState::Active => "user is active and bound".into(),
             UserState::Suspended => "user is inactive (active: false); its bindings are removed".into(),
             UserState::DomainNotAllowed(why) => format!("{why}; the user gets no bindings"),
+            UserState::DirectoryMissing => {
+                "the namespace has no active Directory (none, or it is being deleted); the user's bindings are removed until one exists".into()
+            }
         }
     }
 }
@@ -220,11 +227,13 @@ impl UserPlan {
 
 /// Plans one user. `groups` looks a group up by id (e.g. `|id| index.get(id)`); ids it does not
 /// know are counted in [`UserPlan::unknown_groups`] and otherwise ignored, so a membership that
-/// arrives before its group settles on the next pass.
+/// arrives before its group settles on the next pass. `settings` are the active Directory's;
+/// `None` (no active Directory) plans [`UserState::DirectoryMissing`]: never the defaults, which
+/// could grant what the Directory withholds.
 pub fn plan_user<'g>(
     user: &UserInput<'_>,
     groups: impl Fn(&str) -> Option<&'g GroupInfo>,
-    settings: &PlanSettings,
+    settings: Option<&PlanSettings>,
 ) -> UserPlan {
     let mut plan = UserPlan {
         user: user.id.to_string(),
@@ -250,6 +259,10 @@ pub fn plan_user<'g>(
         }
     }
 
+    let Some(settings) = settings else {
+        plan.state = UserState::DirectoryMissing;
+        return plan;
+    };
     if !user.active {
         plan.state = UserState::Suspended;
         return plan;

@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::events::v1::Event;
-use kube::api::ListParams;
+use k8s_openapi::api::rbac::v1::RoleBinding as RbacBinding;
+use kube::api::{Api, ListParams};
 use scim_operator::api::*;
 use serde_json::json;
 
 use super::env::*;
+use super::native::native_bindings;
 
 #[tokio::test]
 async fn sales_example() {
@@ -280,4 +282,116 @@ async fn two_groups_claiming_one_role_are_a_conflict() {
         let message = &condition(&status.conditions, "Conflict").unwrap().message;
         assert!(message.contains(rival), "{message}");
     }
+}
+
+/// Issue 11.3, SPEC §3.8: a namespace without an active Directory (deleted, or being deleted)
+/// gets no bindings at all — it is never planned with the defaults, which would have granted
+/// mallory@evil.test the owner role that `allowedDomains` withheld. Custom and native bindings
+/// are withdrawn, the Users say why, an Event says it once; the Directory's return restores its
+/// own settings (here `Deny`, not the default `LeastPrivilege`).
+#[tokio::test]
+async fn a_missing_directory_withdraws_every_binding() {
+    let prefix = format!("m{:06x}-", rand::random::<u32>() & 0xff_ffff);
+    let spec = DirectorySpec {
+        allowed_domains: vec!["example.com".into()],
+        conflict_policy: ConflictPolicy::Deny,
+        native_rbac: Some(NativeRbac {
+            namespace_prefix: prefix.clone(),
+            username_prefix: String::new(),
+            cluster_roles: Default::default(),
+        }),
+        ..Default::default()
+    };
+    let env = Env::start("nodir", Some(spec.clone())).await;
+    sales_groups(&env).await;
+    env.user("alice", &["g-admin"], &[]).await;
+    env.user("dave", &["g-admin", "g-member"], &[]).await;
+    let mallory = UserSpec {
+        user_name: "mallory@evil.test".into(),
+        active: true,
+        roles: vec![MultiValue {
+            value: Some("owner".into()),
+            ..Default::default()
+        }],
+        groups: vec!["g-admin".into()],
+        ..Default::default()
+    };
+    create(&env.client, &env.ns, User::new("mallory", mallory)).await;
+    let native = Api::<RbacBinding>::namespaced(env.client.clone(), &format!("{prefix}sales"));
+    bound_under_directory(&env, &native).await;
+
+    // Deleted: every user is re-planned, and none is bound.
+    env.delete::<Directory>("entra").await;
+    withdrawn(&env, &native).await;
+    let events = env.api::<Event>();
+    let reported = eventually(|| async {
+        let list = events.list(&ListParams::default()).await.expect("events");
+        list.items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DirectoryMissing"))
+    })
+    .await;
+    assert!(reported, "no DirectoryMissing event");
+
+    // Back: bindings recomputed under its own settings.
+    create(&env.client, &env.ns, Directory::new("entra", spec)).await;
+    bound_under_directory(&env, &native).await;
+
+    // Being deleted (a finalizer holds it): no longer in charge, the same as gone.
+    let hold = json!({ "metadata": { "finalizers": ["scim-operator.io/test-hold"] } });
+    let directories = env.api::<Directory>();
+    let params = kube::api::PatchParams::default();
+    directories
+        .patch("entra", &params, &kube::api::Patch::Merge(hold))
+        .await
+        .expect("hold the directory");
+    env.delete::<Directory>("entra").await;
+    withdrawn(&env, &native).await;
+    let held: Directory = env
+        .expect("entra", "Ready False, Deleting", |d: &Directory| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| has_condition(&s.conditions, "Ready", "False", "Deleting"))
+        })
+        .await;
+    assert!(held.metadata.deletion_timestamp.is_some());
+    let release = json!({ "metadata": { "finalizers": null } });
+    directories
+        .patch("entra", &params, &kube::api::Patch::Merge(release))
+        .await
+        .expect("release the directory");
+    env.expect_gone::<Directory>("entra").await;
+}
+
+/// The bindings of [`a_missing_directory_withdraws_every_binding`] under its Directory: alice
+/// bound, dave denied in sales (`Deny`), mallory outside the allowed domains.
+async fn bound_under_directory(env: &Env, native: &Api<RbacBinding>) {
+    env.expect_bindings("alice", &[("org", Role::Member), ("sales", Role::Admin)])
+        .await;
+    env.expect_bindings("dave", &[("org", Role::Member)]).await;
+    user_reason(env, "mallory", "DomainNotAllowed").await;
+    assert_eq!(env.bindings("mallory").await, BTreeMap::new());
+    let bound = poll(|| native_bindings(native), |n| n == &["scim-alice-admin"]).await;
+    assert!(bound.is_ok(), "native bindings: {bound:?}");
+}
+
+/// Waits until every user of [`a_missing_directory_withdraws_every_binding`] says
+/// `DirectoryMissing` (written after its bindings), then checks that none has any binding.
+async fn withdrawn(env: &Env, native: &Api<RbacBinding>) {
+    for user in ["alice", "dave", "mallory"] {
+        user_reason(env, user, "DirectoryMissing").await;
+        assert_eq!(env.bindings(user).await, BTreeMap::new(), "bindings of {user}");
+    }
+    let gone = poll(|| native_bindings(native), Vec::is_empty).await;
+    assert!(gone.is_ok(), "native bindings left: {gone:?}");
+}
+
+/// Waits until the user's Ready condition is False with `reason`.
+async fn user_reason(env: &Env, user: &str, reason: &str) {
+    env.expect(user, reason, |u: &User| {
+        u.status
+            .as_ref()
+            .is_some_and(|s| has_condition(&s.conditions, "Ready", "False", reason))
+    })
+    .await;
 }

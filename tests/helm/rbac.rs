@@ -227,7 +227,6 @@ async fn controller_permissions_and_denials() {
     let sa = format!("system:serviceaccount:{native_ns}:{native_ns}-scim-operator");
     for args in [
         &["create", "namespaces"][..],
-        &["patch", "namespaces"],
         &["create", "rolebindings.rbac.authorization.k8s.io", "-n", &dir_ns],
         &["delete", "rolebindings.rbac.authorization.k8s.io", "-n", &dir_ns],
         &["bind", "clusterroles.rbac.authorization.k8s.io/edit"],
@@ -236,4 +235,6 @@ async fn controller_permissions_and_denials() {
     }
     assert!(!can_i(&sa, &["bind", "clusterroles.rbac.authorization.k8s.io/cluster-admin"]).await);
     assert!(!can_i(&sa, &["delete", "namespaces"]).await);
+    // Created, never patched: no taking over or relabelling a namespace that exists.
+    assert!(!can_i(&sa, &["patch", "namespaces"]).await);
 }

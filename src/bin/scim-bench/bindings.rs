@@ -41,7 +41,7 @@ pub fn expected(users: &[PlannedUser], groups: &[(String, GroupSpec)]) -> HashSe
             roles: &[],
             groups: &groups,
         };
-        let plan = plan_user(&input, |id| index.get(id), &settings);
+        let plan = plan_user(&input, |id| index.get(id), Some(&settings));
         names.extend(plan.bindings().into_iter().map(|b| b.name));
     }
     names

@@ -20,7 +20,7 @@ fn plan(groups: &[(&str, &str)], user_groups: &[&str], active: bool) -> UserPlan
     plan_user(
         &UserInput::from_spec("u1", &spec),
         |id| infos.get(id),
-        &PlanSettings::default(),
+        Some(&PlanSettings::default()),
     )
 }
 
@@ -73,7 +73,7 @@ fn duplicate_directory_is_not_ready_and_names_the_older_one() {
         None,
         "ns",
         "second",
-        Some("first"),
+        Standing::Duplicate { older: "first" },
         &DirectoryCounts {
             users: 5,
             ..Default::default()
@@ -93,7 +93,7 @@ fn duplicate_directory_is_not_ready_and_names_the_older_one() {
 
 #[test]
 fn orphaned_workspace_status() {
-    let status = workspace_status(None, None, None, Some(1), &now());
+    let status = workspace_status(None, None, None, None, Some(1), &now());
     assert!(status.orphaned);
     assert_eq!(
         status
@@ -124,4 +124,36 @@ fn a_group_sharing_its_workspace_role_is_in_conflict() {
         .unwrap();
     assert_eq!(conflict.status, "True");
     assert!(conflict.message.contains("ws-sales-role-admin"), "{}", conflict.message);
+}
+
+#[test]
+fn a_refused_namespace_makes_the_workspace_not_ready() {
+    let summary = WorkspaceSummary::default();
+    let why = "namespace \"ws-payments\" was not created by scim-operator";
+    let status = workspace_status(None, Some(&summary), None, Some(why), Some(1), &now());
+    let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", reason::NAMESPACE_NOT_OWNED)
+    );
+    assert!(ready.message.starts_with(why), "{}", ready.message);
+}
+
+#[test]
+fn a_directory_being_deleted_or_with_a_bad_prefix_is_not_ready() {
+    let counts = DirectoryCounts::default();
+    for (standing, why) in [
+        (Standing::Deleting, reason::DELETING),
+        (
+            Standing::InCharge {
+                prefix_problem: Some("prefix reaches kube-"),
+            },
+            reason::INVALID_NAMESPACE_PREFIX,
+        ),
+    ] {
+        let status = directory_status(None, "ns", "entra", standing, &counts, Some(1), &now());
+        let ready = &status.conditions[0];
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", why));
+        assert_eq!(status.scim_base_url.as_deref(), Some("/scim/v2/ns/entra"));
+    }
 }

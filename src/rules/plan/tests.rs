@@ -69,6 +69,9 @@ impl TestUser {
         self
     }
     fn plan_with(&self, settings: &PlanSettings) -> UserPlan {
+        self.plan_under(Some(settings))
+    }
+    fn plan_under(&self, settings: Option<&PlanSettings>) -> UserPlan {
         let index = index();
         plan_user(&UserInput::from_spec(self.id, &self.spec), |id| index.get(id), settings)
     }
@@ -212,6 +215,24 @@ fn inactive_user_is_suspended_without_bindings() {
     assert_eq!(plan.org_role, None);
     assert!(plan.workspaces.is_empty());
     assert!(plan.bindings().is_empty());
+}
+
+#[test]
+fn without_a_directory_nobody_is_bound() {
+    // Not even an owner in admin groups: the defaults are never assumed (issue 11.3).
+    for user in [
+        TestUser::new("u1", "mallory@evil.test")
+            .roles(&["owner"])
+            .groups(&["g-admin"]),
+        TestUser::new("u2", "gina").groups(&["g-admin"]).inactive(),
+    ] {
+        let plan = user.plan_under(None);
+        assert_eq!(plan.state, UserState::DirectoryMissing);
+        assert_eq!(plan.state.reason(), reason::DIRECTORY_MISSING);
+        assert_eq!(plan.org_role, None);
+        assert!(plan.workspaces.is_empty());
+        assert!(plan.bindings().is_empty());
+    }
 }
 
 #[test]
