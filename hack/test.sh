@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, unit tests, and integration tests against a real
-# kube-apiserver + etcd (built once from the Go module proxy and cached; see hack/controlplane.sh).
+# Runs every check and test: formatting, lints, unit tests, integration tests against a real
+# kube-apiserver + etcd (built once from the Go module proxy and cached; see hack/controlplane.sh),
+# and the fuzz targets (hack/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "==> cargo test (unit + integration)"
 cargo test --all-targets --locked
+
+echo "==> fuzz (60 s per target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-60} hack/fuzz.sh
 
 echo "==> scim-bench (2,000 users; reports numbers, fails only on functional errors)"
 BENCH_PROFILE=dev hack/bench.sh --users 2000 --groups 20 --workspaces 5 --members-per-group 20
