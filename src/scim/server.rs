@@ -51,8 +51,11 @@ impl Default for ScimConfig {
 #[derive(Clone)]
 pub struct DirectorySlots {
     limit: usize,
-    directories: Arc<Mutex<HashMap<(String, String), Arc<Semaphore>>>>,
+    directories: Arc<Mutex<HashMap<DirectoryKey, Arc<Semaphore>>>>,
 }
+
+/// A Directory by namespace and name.
+type DirectoryKey = (String, String);
 
 impl DirectorySlots {
     /// `limit` concurrent authenticated requests per Directory.
