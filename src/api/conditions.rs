@@ -12,6 +12,8 @@ pub mod condition {
     pub const STALLED: &str = "Stalled";
     /// A user is in several role groups of one workspace.
     pub const CONFLICT: &str = "Conflict";
+    /// Directory: every token in its Secret is long enough to be accepted.
+    pub const TOKENS_ACCEPTED: &str = "TokensAccepted";
 }
 
 #[allow(clippy::too_many_arguments)] // mirrors the fields of a Condition

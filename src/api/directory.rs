@@ -71,6 +71,27 @@ pub struct SecretKeyRef {
     pub key: Option<String>,
 }
 
+/// The shortest bearer token the SCIM endpoint accepts, in characters: shorter ones are guessable.
+pub const MIN_TOKEN_LENGTH: usize = 32;
+
+/// The tokens of a token Secret's value: one per non-empty line, trimmed.
+pub fn secret_tokens(value: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(value)
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// How many tokens of a token Secret's value are shorter than [`MIN_TOKEN_LENGTH`].
+pub fn short_tokens(value: &[u8]) -> usize {
+    secret_tokens(value)
+        .iter()
+        .filter(|t| t.chars().count() < MIN_TOKEN_LENGTH)
+        .count()
+}
+
 impl SecretKeyRef {
     /// The key to read, defaulting to `token`.
     pub fn key(&self) -> &str {
@@ -233,6 +254,15 @@ pub struct DirectoryStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_tokens_count_trimmed_lines_by_characters() {
+        let long = "é".repeat(MIN_TOKEN_LENGTH);
+        let value = format!("  short \n\n{long}\n{}\n", "x".repeat(MIN_TOKEN_LENGTH - 1));
+        assert_eq!(secret_tokens(value.as_bytes()).len(), 3);
+        assert_eq!(short_tokens(value.as_bytes()), 2, "é counts once, though two bytes");
+        assert_eq!(short_tokens(b""), 0);
+    }
 
     #[test]
     fn prefixes_reaching_system_namespaces_are_refused() {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::runtime::events::{Event, EventType};
@@ -16,7 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use super::apply::{managed_labels, metadata_matches};
 use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
-use super::status::{DirectoryCounts, Standing, directory_status, group_status, workspace_status};
+use super::status::{DirectoryCounts, Standing, directory_status, group_status, token_condition, workspace_status};
 use super::{Context, Result, native};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels};
 use crate::rules::{
@@ -227,6 +227,15 @@ async fn write_workspace(
     Ok(())
 }
 
+/// The name of a Directory's token Secret and how many of its tokens are too short, when the
+/// Secret can be read (the chart lets it be read only in the namespaces it lists).
+async fn short_tokens(ctx: &Context, ns: &str, dir: &Directory) -> Option<(String, usize)> {
+    let secret_ref = dir.spec.token_secret_ref.as_ref()?;
+    let secret = ctx.writer.get_opt::<Secret>(ns, &secret_ref.name).await.ok()??;
+    let value = secret.data.as_ref()?.get(secret_ref.key())?;
+    Some((secret_ref.name.clone(), crate::api::short_tokens(&value.0)))
+}
+
 /// The oldest Directory is in charge (unless being deleted); any other is reported as a duplicate.
 async fn write_directories(
     ctx: &Context,
@@ -246,7 +255,8 @@ async fn write_directories(
             Standing::InCharge { prefix_problem }
         };
         let name = dir.name_any();
-        let status = directory_status(
+        let in_charge = matches!(standing, Standing::InCharge { .. });
+        let mut status = directory_status(
             dir.status.as_ref(),
             ns,
             &name,
@@ -255,6 +265,9 @@ async fn write_directories(
             dir.metadata.generation,
             now,
         );
+        if in_charge && let Some((secret, short)) = short_tokens(ctx, ns, dir).await {
+            token_condition(&mut status, dir.status.as_ref(), &secret, short, now);
+        }
         if dir.status.as_ref() != Some(&status) {
             ctx.writer.apply_status::<Directory, _>(ns, &name, &status).await?;
         }

@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::api::ConflictPolicy;
+use crate::api::{ConflictPolicy, MIN_TOKEN_LENGTH};
 use crate::api::{
     DirectoryStatus, GroupStatus, Role, RoleBindingStatus, UserStatus, WorkspaceStatus, condition, set_condition,
 };
@@ -12,6 +12,10 @@ use crate::rules::{self, DesiredBinding, GroupInfo, GroupKind, UserPlan, UserSta
 
 /// Condition reasons the controller sets (the rules module names the per-user and per-group ones).
 pub mod reason {
+    /// Directory: every token of its Secret is accepted.
+    pub const TOKENS_LONG_ENOUGH: &str = "LongEnough";
+    /// Directory: some tokens of its Secret are too short and refused.
+    pub const TOKENS_TOO_SHORT: &str = "TooShort";
     /// RoleBinding: applied.
     pub const BOUND: &str = "Bound";
     /// Group: not a `ws-{group}-role-{role}` group.
@@ -404,6 +408,44 @@ pub fn directory_status(
         role_bindings: counts.role_bindings,
         conflicts: counts.conflicts,
     }
+}
+
+/// Adds `TokensAccepted` to a Directory's status from its token Secret, when that could be read:
+/// False while `short` of its tokens are shorter than [`MIN_TOKEN_LENGTH`], which the SCIM
+/// endpoint refuses.
+pub fn token_condition(
+    status: &mut DirectoryStatus,
+    previous: Option<&DirectoryStatus>,
+    secret: &str,
+    short: usize,
+    now: &Time,
+) {
+    let old = prev(previous.map(|s| &s.conditions));
+    let (ok, why, message) = match short {
+        0 => (
+            true,
+            reason::TOKENS_LONG_ENOUGH,
+            format!("every token in Secret {secret:?} has at least {MIN_TOKEN_LENGTH} characters"),
+        ),
+        n => (
+            false,
+            reason::TOKENS_TOO_SHORT,
+            format!(
+                "{n} token(s) in Secret {secret:?} have fewer than {MIN_TOKEN_LENGTH} characters and are refused; use long random tokens"
+            ),
+        ),
+    };
+    let generation = status.observed_generation;
+    set_condition(
+        &mut status.conditions,
+        old,
+        condition::TOKENS_ACCEPTED,
+        ok,
+        why,
+        message,
+        generation,
+        now,
+    );
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub const SECRET_TTL: Duration = Duration::from_secs(30);
 /// How long the last digests read stay valid while the Secret cannot be read, by default.
 pub const STALE_FOR: Duration = Duration::from_secs(300);
 /// Shortest token accepted, in characters; shorter lines of a Secret are ignored.
-pub const MIN_TOKEN_LEN: usize = 32;
+pub const MIN_TOKEN_LEN: usize = crate::api::MIN_TOKEN_LENGTH;
 /// Minimum time between two reads of one Secret triggered by a non-matching token.
 const MISS_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// Minimum time between two reads of one Secret after a read failed.

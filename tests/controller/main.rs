@@ -13,3 +13,4 @@ mod memberships;
 mod native;
 mod policy;
 mod runtime;
+mod tokens;
