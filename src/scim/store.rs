@@ -18,6 +18,7 @@ use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
+use super::claims::fold_user_name;
 use crate::api::{Directory, Group, User};
 
 /// Users and Groups of one namespace (one directory), with their indexes.
@@ -36,7 +37,7 @@ pub struct Namespace {
 impl Namespace {
     /// The user whose userName equals `user_name`, compared case-insensitively.
     pub fn user_by_name(&self, user_name: &str) -> Option<&Arc<User>> {
-        self.users.get(self.user_by_name.get(&user_name.to_lowercase())?)
+        self.users.get(self.user_by_name.get(&fold_user_name(user_name))?)
     }
 
     /// Users whose externalId is exactly `external_id`.
@@ -75,7 +76,8 @@ impl Namespace {
     fn insert_user(&mut self, user: Arc<User>) {
         let id = user.name_any();
         self.remove_user(&id);
-        self.user_by_name.insert(user.spec.user_name.to_lowercase(), id.clone());
+        self.user_by_name
+            .insert(fold_user_name(&user.spec.user_name), id.clone());
         if let Some(ext) = &user.spec.external_id {
             self.user_by_external_id
                 .entry(ext.clone())
@@ -90,7 +92,7 @@ impl Namespace {
 
     fn remove_user(&mut self, id: &str) -> Option<Arc<User>> {
         let user = self.users.remove(id)?;
-        let key = user.spec.user_name.to_lowercase();
+        let key = fold_user_name(&user.spec.user_name);
         if self.user_by_name.get(&key).is_some_and(|v| v == id) {
             self.user_by_name.remove(&key);
         }
