@@ -12,9 +12,9 @@ pub enum Error {
     /// The reflectors stopped, so the caches can no longer be trusted.
     #[error("the watch caches are gone")]
     CachesGone,
-    /// Leader election could not read or write its Lease.
-    #[error("leader election failed: {0}")]
-    Lease(String),
+    /// The API server did not answer a Lease request within the renew deadline.
+    #[error("leader election failed: no answer from the API server in time")]
+    LeaseTimeout,
 }
 
 impl Error {
@@ -26,8 +26,15 @@ impl Error {
             Error::Kube(_) => "transport",
             Error::MissingField(_) => "missing_field",
             Error::CachesGone => "caches_gone",
-            Error::Lease(_) => "lease",
+            Error::LeaseTimeout => "lease",
         }
+    }
+
+    /// Whether the API server refused this process's credentials (401) or permissions (403):
+    /// what a Pod sees while its release is uninstalled (RBAC and ServiceAccount go first), and
+    /// what a broken RBAC setup looks like when it lasts.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, Error::Kube(kube::Error::Api(status)) if status.code == 401 || status.code == 403)
     }
 }
 

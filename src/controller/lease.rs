@@ -84,7 +84,7 @@ impl LeaderElector {
     pub async fn try_acquire_or_renew(&self) -> Result<bool> {
         tokio::time::timeout(self.renew_deadline(), self.attempt())
             .await
-            .map_err(|_| Error::Lease("no answer from the API server in time".into()))?
+            .map_err(|_| Error::LeaseTimeout)?
     }
 
     /// Renews the Lease every `interval` while we hold it. Returns when it is lost, or when the
@@ -101,6 +101,10 @@ impl LeaderElector {
             match tokio::time::timeout_at(deadline, self.attempt()).await {
                 Ok(Ok(true)) => deadline = started + self.renew_deadline(),
                 Ok(Ok(false)) => return,
+                // Refused while the release is uninstalled; if it lasts, the deadline says so.
+                Ok(Err(error)) if error.is_access_denied() => {
+                    tracing::info!(%error, "could not renew the leader lease: access refused")
+                }
                 Ok(Err(error)) => tracing::warn!(%error, "could not renew the leader lease"),
                 Err(_) => {
                     tracing::warn!("leader lease renewal hung past the renew deadline");
@@ -181,10 +185,7 @@ impl LeaderElector {
         spec.holder_identity = None;
         lease.spec = Some(spec);
         self.metrics.write("Lease", "replace");
-        self.api
-            .replace(&self.name, &PostParams::default(), &lease)
-            .await
-            .map_err(|e| Error::Lease(e.to_string()))?;
+        self.api.replace(&self.name, &PostParams::default(), &lease).await?;
         Ok(())
     }
 

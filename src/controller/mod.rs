@@ -172,14 +172,15 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
         config.metrics.clone(),
     );
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut denied = AccessDenied::default();
     loop {
         // Campaign; leadership counts from the start of the attempt that won.
         let acquired = loop {
             let attempt = tokio::time::Instant::now();
             match elector.try_acquire_or_renew().await {
                 Ok(true) => break attempt,
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, "leader election failed; retrying"),
+                Ok(false) => denied.clear(),
+                Err(error) => denied.report(&error, "leader election failed; retrying"),
             }
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
@@ -194,8 +195,13 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
             _ = &mut shutdown => {
                 ctx.caches.triggers.set_user_queue(None);
                 config.metrics.leader.set(0);
-                if let Err(error) = elector.release().await {
-                    tracing::warn!(%error, "could not release the leader lease");
+                match elector.release().await {
+                    Ok(()) => {}
+                    // Uninstalling: the release's RBAC and ServiceAccount are gone before its Pods.
+                    Err(error) if error.is_access_denied() => {
+                        tracing::info!(%error, "leader lease not released: access already revoked (release uninstalled?)")
+                    }
+                    Err(error) => tracing::warn!(%error, "could not release the leader lease"),
                 }
                 return Ok(());
             }
@@ -381,5 +387,37 @@ mod tests {
         assert_eq!(backoff(1), Duration::from_secs(1));
         assert_eq!(backoff(3), Duration::from_secs(4));
         assert_eq!(backoff(100), Duration::from_secs(300));
+    }
+}
+
+/// How long the API server may refuse this process's credentials before it is a warning: while
+/// a release is uninstalled its RBAC and ServiceAccount go first and its Pods follow within a
+/// grace period, which is no one's problem; a refusal that lasts is broken RBAC.
+const ACCESS_DENIED_GRACE: Duration = Duration::from_secs(60);
+
+/// Reports leader-election errors: refusals (401/403) at `info` until they last
+/// [`ACCESS_DENIED_GRACE`], everything else at `warn`.
+#[derive(Default)]
+struct AccessDenied {
+    since: Option<tokio::time::Instant>,
+}
+
+impl AccessDenied {
+    fn report(&mut self, error: &Error, message: &str) {
+        if !error.is_access_denied() {
+            self.since = None;
+            tracing::warn!(%error, "{message}");
+            return;
+        }
+        let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
+        if since.elapsed() < ACCESS_DENIED_GRACE {
+            tracing::info!(%error, "{message} (access refused; a warning if it lasts {ACCESS_DENIED_GRACE:?})");
+        } else {
+            tracing::warn!(%error, "{message}");
+        }
+    }
+
+    fn clear(&mut self) {
+        self.since = None;
     }
 }
