@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit tests, integration tests against a real
 # kube-apiserver + etcd (built once from the Go module proxy and cached; see hack/controlplane.sh),
-# and the fuzz targets (hack/fuzz.sh).
+# end-to-end tests on a real node (hack/node.sh; tests/e2e) and the fuzz targets (hack/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,10 @@ hack/actionlint.sh
 SCIM_OPERATOR_IMAGE=$(hack/image.sh)  # tests/helm/image.rs checks it
 export SCIM_OPERATOR_IMAGE
 hack/chart-package.sh >/dev/null
+
+echo "==> a real node (kubelet, kube-proxy, scheduler, controller-manager, containerd; tests/e2e)"
+SCIM_OPERATOR_NODE=$(hack/node.sh build)
+export SCIM_OPERATOR_NODE
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -203,7 +203,7 @@ async fn kill_mid_patch(
         members.len(),
         match first {
             Ok(()) => "answered 2xx".to_string(),
-            Err(e) => format!("{e:#}").chars().take(60).collect(),
+            Err(e) => format!("{e:#}").rsplit(": ").next().unwrap_or_default().to_string(),
         }
     ))
 }
@@ -219,6 +219,10 @@ async fn faults_under_load_lose_no_acknowledged_write() {
         .expect("initial state");
 
     let mut rows = Vec::new();
+    eprintln!(
+        "| fault | writes acknowledged | writes lost | 5xx answered | connection errors | converged after | what happened |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|");
     let faults: [(&str, &str); 4] = [
         ("delete the leader Pod", "leader"),
         ("SIGKILL a Pod amid a large member PATCH", "kill"),
@@ -240,8 +244,9 @@ async fn faults_under_load_lose_no_acknowledged_write() {
         };
         let (row, next) = under_load(name, &entra, &client, provisioned, tag, fault).await;
         provisioned = next;
+        // A row of RELIABILITY.md's table, as printed.
         eprintln!(
-            "e2e: {} | {} | {} | {} | {} | {} | {}",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             row.fault,
             row.acked,
             row.lost,

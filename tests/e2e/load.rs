@@ -84,6 +84,8 @@ impl Entra {
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<(StatusCode, Value)> {
         let deadline = tokio::time::Instant::now() + GIVE_UP;
         let write = method != Method::GET;
+        // The last outcome that was not an answer, for the error once the client gives up.
+        let mut last;
         loop {
             let mut request = self
                 .http
@@ -95,8 +97,13 @@ impl Entra {
                     .body(body.to_string());
             }
             let pause = match request.send().await {
-                Err(_) => {
+                Err(error) => {
                     self.stats.lock().unwrap().transport_errors += 1;
+                    last = if error.is_connect() {
+                        "connection refused"
+                    } else {
+                        "connection lost"
+                    };
                     Duration::from_millis(500)
                 }
                 Ok(response) => {
@@ -120,12 +127,13 @@ impl Entra {
                         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
                         return Ok((status, body));
                     }
+                    last = "429/503";
                     // Entra waits at least as long as asked; cap it so a test stays bounded.
                     Duration::from_secs(retry_after.unwrap_or(1).min(5))
                 }
             };
             if !self.retry || tokio::time::Instant::now() + pause > deadline {
-                bail!("{method} {path}: no answer but 429/503/transport errors for {GIVE_UP:?}");
+                bail!("{method} {path}: {last}");
             }
             tokio::time::sleep(pause).await;
         }
