@@ -12,6 +12,9 @@
 #                                 (docker-archive tars); touches RUN/ready when the node is Ready.
 #   hack/node.sh exec RUN CMD..   runs CMD inside the cluster's namespaces (kubectl, helm, ctr...).
 #   hack/node.sh stop|start|restart RUN DAEMON   a fault: stop/start one daemon (etcd, apiserver...).
+#   hack/node.sh forward RUN PORT ADDR:PORT    127.0.0.1:PORT on the host to ADDR:PORT in the node.
+#   hack/node.sh demo [RUN] [PORT]   a node with the chart and a Directory, the Service on
+#                                 127.0.0.1:PORT (8080); `cargo run -- dev --cluster` runs it.
 #
 # Every address lives on interfaces of the node's own network namespace: node 10.200.0.1 (on its
 # lo), pods 10.244.0.0/24 (bridge cni0), services 10.96.0.0/24. Nothing is routed off the machine.
@@ -380,6 +383,7 @@ up() {
     setsid unshare --net --mount --propagation slave --pid --fork --kill-child --mount-proc \
     bash "$HERE/node.sh" inside "$run" "$@" > "$run/logs/inside.log" 2>&1 < /dev/null &
   echo $! > "$run/unshare.pid"
+  disown  # `down` kills it; no job notice from this shell
   exec 9>&-
   for _ in $(seq 1200); do
     [[ -e $run/ready ]] && break
@@ -390,8 +394,53 @@ up() {
   log "Ready. kubectl: $0 exec $run kubectl get nodes; stop: $0 down $run"
 }
 
+# forward RUN PORT HOST:PORT: serves 127.0.0.1:PORT on the host; each connection is joined to an
+# address inside the node by a socat that enters the node's network namespace. Until killed.
+forward() {
+  local run=$1 port=$2 target=$3
+  socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" \
+    "SYSTEM:exec nsenter -t $(ns_pid "$run") -n socat STDIO TCP\:${target/:/\\:}"
+}
+
+# demo [RUN] [PORT]: a node with the chart installed from the local image, a Directory with a
+# fresh token, the Service on 127.0.0.1:PORT; prints how to connect. Ctrl-C ends it all.
+demo() {
+  local run=${1:-/tmp/scim-operator-demo} port=${2:-8080}
+  local image; image=$("$HERE/image.sh")
+  local ref; ref=$(tar -xOf "$image" manifest.json | jq -r '.[0].RepoTags[0]')
+  trap "down $(printf %q "$run")" EXIT  # expanded now: locals are gone when it runs
+  trap 'exit 130' INT TERM
+  up "$run" "$image"
+  in_ns "$run" kubectl create namespace idp >/dev/null
+  in_ns "$run" helm install scim-operator "$HERE/../charts/scim-operator" -n scim-operator \
+    --create-namespace --set "image.repository=${ref%:*}" --set "image.tag=${ref##*:}" \
+    --set image.pullPolicy=Never --set 'rbac.secretNamespaces={idp}' --wait --timeout 180s >/dev/null
+  local token; token=$(openssl rand -hex 32)
+  in_ns "$run" kubectl create secret generic entra-token -n idp --from-literal=token="$token" >/dev/null
+  in_ns "$run" kubectl apply -f - >/dev/null <<YAML
+apiVersion: scim-operator.io/v1alpha1
+kind: Directory
+metadata: {name: entra, namespace: idp}
+spec: {tokenSecretRef: {name: entra-token}}
+YAML
+  local ip; ip=$(in_ns "$run" kubectl get service scim-operator -n scim-operator -o jsonpath='{.spec.clusterIP}')
+  cat <<BANNER
+scim-operator runs as two Pods on a real node (chart from charts/, image $ref).
+
+  Tenant URL:    http://127.0.0.1:$port/scim/v2/idp/entra
+  Secret Token:  $token
+  kubectl:       $0 exec $run kubectl get scim,pods -A
+  try it:        curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/scim/v2/idp/entra/Users
+
+Ctrl-C stops the node and leaves the host as it was.
+BANNER
+  forward "$run" "$port" "$ip:80"
+}
+
 case "${1:-}" in
   build) build ;;
+  forward) shift; forward "$@" ;;
+  demo) shift; demo "$@" ;;
   up) shift; up "$@" ;;
   down) down "$2" ;;
   inside) shift; inside "$@" ;;

@@ -39,6 +39,11 @@ pub struct DevArgs {
     /// Where to write connection.json and a copy of the kubeconfig.
     #[arg(long, default_value = ".dev")]
     pub state_dir: PathBuf,
+    /// Run the operator as its chart's two Pods on a real single-node cluster instead
+    /// (`hack/node.sh demo`: the image from `hack/image.sh`, a Directory `idp/entra`, the Service
+    /// on the --listen port of 127.0.0.1). Needs root.
+    #[arg(long)]
+    pub cluster: bool,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -112,6 +117,9 @@ type Shutdown = Shared<BoxFuture<'static, ()>>;
 /// Runs the local environment until Ctrl-C (or SIGTERM); then stops the operator, kube-apiserver
 /// and etcd, in that order, and removes their data.
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
+    if args.cluster {
+        return run_cluster(&args);
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let (control_plane, result) = runtime.block_on(start_and_serve(args));
     // The operator's watches are tasks of this runtime: end them before the API server goes, or
@@ -121,6 +129,22 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         control_plane.stop();
     }
     result
+}
+
+/// `--cluster`: becomes `hack/node.sh demo`, which prints the Tenant URL and token and tears the
+/// node down on Ctrl-C.
+fn run_cluster(args: &DevArgs) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/node.sh");
+    let run_dir = std::env::temp_dir().join("scim-operator-demo");
+    let port = args.serve.listen.port().to_string();
+    let error = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("demo")
+        .arg(&run_dir)
+        .arg(&port)
+        .exec();
+    Err(anyhow::anyhow!("running {}: {error}", script.display()))
 }
 
 async fn start_and_serve(args: DevArgs) -> (Option<ControlPlane>, anyhow::Result<()>) {
