@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// Serve SCIM only; leave reconciling to other replicas.
     #[arg(long, env = "SCIM_NO_CONTROLLER")]
     pub no_controller: bool,
+    /// The URL clients reach this server at (scheme, host, optional path prefix), e.g.
+    /// `https://scim.example.com`: makes `Location`, `meta.location` and `$ref` absolute.
+    /// Unset, they are paths (`/scim/v2/…`).
+    #[arg(long, env = "SCIM_EXTERNAL_URL", value_parser = parse_external_url)]
+    pub external_url: Option<String>,
     /// Namespace of the leader-election Lease (in a cluster: the pod's namespace).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub lease_namespace: String,
@@ -62,7 +67,7 @@ pub struct ServeArgs {
 
 /// The SCIM application with its overload protection and request metrics.
 pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) -> Router {
-    server::router(state)
+    let app = server::router(state)
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: BoxError| async {
@@ -73,7 +78,21 @@ pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) ->
                 // limit must count every request together.
                 .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight)),
         )
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track));
+    server::canonical_paths(app)
+}
+
+/// `--external-url`: an absolute http(s) URL without query or fragment; returned without a
+/// trailing `/`, ready to prefix `/scim/v2/…`.
+fn parse_external_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err("must have no query, fragment or credentials".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// Router of the probe port.
@@ -158,6 +177,7 @@ pub async fn run(
             max_body_bytes: args.max_body_bytes,
             max_results: args.max_results,
             body_timeout: Duration::from_secs(args.body_timeout_seconds),
+            external_url: args.external_url.clone(),
             ..ScimConfig::default()
         },
     };
@@ -205,4 +225,34 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: draining in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_urls_are_absolute_http_urls_without_trailing_slash() {
+        assert_eq!(
+            parse_external_url("https://scim.example.com").unwrap(),
+            "https://scim.example.com"
+        );
+        assert_eq!(
+            parse_external_url("https://scim.example.com/").unwrap(),
+            "https://scim.example.com"
+        );
+        assert_eq!(
+            parse_external_url("http://example.com:8443/idp/").unwrap(),
+            "http://example.com:8443/idp"
+        );
+        for bad in [
+            "scim.example.com",
+            "/scim",
+            "ftp://example.com",
+            "https://example.com/?a=b",
+            "https://u:p@example.com",
+        ] {
+            assert!(parse_external_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -26,7 +26,8 @@ use super::write::{
 };
 use crate::api::{Group, GroupSpec, User};
 
-fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
+/// A Group as SCIM JSON; its members only when `with_members`.
+pub(super) fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
     let members: Option<Vec<Reference<'_>>> = with_members.then(|| {
         ns.members(&group.name_any())
             .filter_map(|id| {
@@ -46,7 +47,7 @@ fn conflict(display_name: &str) -> ScimError {
 }
 
 /// Whether a filter needs `members` to be evaluated.
-fn mentions_members(filter: &Filter) -> bool {
+pub(super) fn mentions_members(filter: &Filter) -> bool {
     match filter {
         Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { attr: path, .. } => {
             path.attr.eq_ignore_ascii_case("members")
@@ -63,8 +64,22 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let request = ListRequest::parse(&query, &GROUP_RESOURCE, state.config.max_results)?;
-    let with_members = request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members);
+    respond_list(&state, &auth, &query)
+}
+
+/// `POST /Groups/.search`: the same as `GET /Groups`, with the query in the body.
+pub async fn search(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
+    respond_list(&state, &auth, &list::Query::from_search(&body)?)
+}
+
+/// Whether a list request needs the groups' members: to return or to filter them.
+pub(super) fn needs_members(request: &ListRequest) -> bool {
+    request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members)
+}
+
+fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
+    let request = ListRequest::parse(query, &GROUP_RESOURCE, state.config.max_results)?;
+    let with_members = needs_members(&request);
     Ok(state.store.read(&auth.namespace, |ns| {
         let candidates: Vec<&Group> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
             Some(groups) => groups,
