@@ -124,8 +124,12 @@ impl Selection {
     /// (a group's `members`) are only computed when wanted.
     pub fn wants(&self, name: &str) -> bool {
         let names = |list: &[String]| {
-            list.iter()
-                .any(|p| p == name || p.starts_with(&format!("{name}.")) || p.ends_with(&format!(":{name}")))
+            list.iter().any(|p| {
+                p == name
+                    || p.starts_with(&format!("{name}."))
+                    || p.starts_with(&format!("{name}["))
+                    || p.ends_with(&format!(":{name}"))
+            })
         };
         !self
             .excluded_raw
