@@ -92,7 +92,9 @@ async fn unquoted_filter_values() {
         ),
         ("meta.lastModified gt 2015-10-10T14:38:21.8617979-07:00", both.clone()),
         ("meta.created lt 2015-10-10T14:38:21.8617979-07:00", vec![]),
-        ("active eq true", both.clone()),
+        // OMalley was created without `active`: absent, so neither true nor false.
+        ("active eq true", vec![other.clone()]),
+        ("active eq True", vec![other.clone()]),
         // Quoted values work as before.
         (r#"userName eq "emp1""#, vec![other.clone()]),
     ] {

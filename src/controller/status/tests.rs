@@ -13,7 +13,7 @@ fn plan(groups: &[(&str, &str)], user_groups: &[&str], active: bool) -> UserPlan
         .collect();
     let spec = UserSpec {
         user_name: "alice@example.com".into(),
-        active,
+        active: Some(active),
         groups: user_groups.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };

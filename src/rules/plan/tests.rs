@@ -36,7 +36,7 @@ impl TestUser {
             id,
             spec: UserSpec {
                 user_name: user_name.into(),
-                active: true,
+                active: Some(true),
                 ..UserSpec::default()
             },
         }
@@ -65,7 +65,7 @@ impl TestUser {
         self
     }
     fn inactive(mut self) -> Self {
-        self.spec.active = false;
+        self.spec.active = Some(false);
         self
     }
     fn plan_with(&self, settings: &PlanSettings) -> UserPlan {
