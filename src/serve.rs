@@ -19,6 +19,7 @@ use tower::ServiceBuilder;
 
 use crate::controller;
 use crate::metrics::{self, Metrics};
+use crate::request_target::RequestTargets;
 use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
 use crate::scim::server::{self, AppState, DirectorySlots, ScimConfig};
@@ -133,6 +134,8 @@ pub async fn serve_http(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(app.clone());
+        // Raw `"` in request targets, which hyper would refuse with an empty 400, become `%22`.
+        let stream = RequestTargets::new(stream);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
