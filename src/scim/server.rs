@@ -179,6 +179,9 @@ fn canonical_path(path: &str) -> Option<String> {
             let Some(segment) = segments.get(i) else { break };
             if let Some(canonical) = names.iter().find(|e| e.eq_ignore_ascii_case(segment)) {
                 segments[i] = canonical;
+            } else if i == 5 && segment.eq_ignore_ascii_case("serviceConfiguration") {
+                // The name Microsoft's SCIM reference server (and its test collection) uses.
+                segments[i] = "ServiceProviderConfig";
             }
         }
     }
@@ -334,6 +337,10 @@ mod tests {
                 Some("/scim/v2/ns/dir/ServiceProviderConfig"),
             ),
             ("/scim/v2/ns/dir/.Search", Some("/scim/v2/ns/dir/.search")),
+            (
+                "/scim/v2/ns/dir/serviceConfiguration",
+                Some("/scim/v2/ns/dir/ServiceProviderConfig"),
+            ),
             ("/scim/v2/ns/dir/Users/u1/", Some("/scim/v2/ns/dir/Users/u1")),
             // Already canonical, or not an endpoint: untouched (ids and names keep their case).
             ("/scim/v2/ns/dir/Users", None),
