@@ -168,6 +168,8 @@ pub struct RequestTargets<S> {
     /// Rewritten bytes not yet handed to the reader, from `pending[taken..]`.
     pending: Vec<u8>,
     taken: usize,
+    /// What the socket gave, before rewriting; kept to avoid an allocation per read.
+    scratch: Vec<u8>,
 }
 
 impl<S> RequestTargets<S> {
@@ -178,6 +180,7 @@ impl<S> RequestTargets<S> {
             rewriter: Rewriter::new(),
             pending: Vec::new(),
             taken: 0,
+            scratch: Vec::new(),
         }
     }
 }
@@ -188,8 +191,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for RequestTargets<S> {
         if this.taken == this.pending.len() {
             this.pending.clear();
             this.taken = 0;
-            let mut raw = vec![0; buf.remaining().clamp(1, 16 * 1024)];
-            let mut raw_buf = ReadBuf::new(&mut raw);
+            this.scratch.resize(buf.remaining().clamp(1, 16 * 1024), 0);
+            let mut raw_buf = ReadBuf::new(&mut this.scratch);
             match Pin::new(&mut this.inner).poll_read(cx, &mut raw_buf) {
                 Poll::Ready(Ok(())) => {}
                 other => return other,

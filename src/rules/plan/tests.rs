@@ -217,6 +217,18 @@ fn inactive_user_is_suspended_without_bindings() {
     assert!(plan.bindings().is_empty());
 }
 
+/// An absent `active` (never sent, or removed by a SCIM PATCH) counts as active.
+#[test]
+fn absent_active_counts_as_active() {
+    let mut user = TestUser::new("u1", "gina").roles(&["owner"]).groups(&["g-admin"]);
+    let active = user.plan();
+    user.spec.active = None;
+    let absent = user.plan();
+    assert_ne!(absent.state, UserState::Suspended);
+    assert_eq!(absent.bindings(), active.bindings());
+    assert!(!absent.bindings().is_empty());
+}
+
 #[test]
 fn without_a_directory_nobody_is_bound() {
     // Not even an owner in admin groups: the defaults are never assumed (issue 11.3).
