@@ -165,6 +165,7 @@ pub async fn run(
         let mut config = controller::Config::new(&args.lease_namespace);
         config.metrics.register(&mut metrics.registry);
         config.scim_store = Some(store.clone());
+        config.external_url = args.external_url.clone();
         config
     });
     if controller_config.is_none() {
