@@ -351,6 +351,20 @@ async fn member_values_in_every_shape_and_their_display() {
             .len(),
         1
     );
+    // So is a group: nested groups are not supported, and the error says so.
+    let reply = scim
+        .patch(
+            &format!("/Groups/{gid2}"),
+            &patch(json!([{"op": "add", "path": "members", "value": [{"value": gid, "type": "Group"}]}])),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.scim_type(), "invalidValue");
+    assert!(
+        reply.body["detail"].as_str().unwrap().contains("nested groups"),
+        "{:?}",
+        reply.body
+    );
 }
 
 /// Item 8: a PATCH whose path is the enterprise extension's URN adds, replaces or clears it whole.

@@ -166,6 +166,17 @@ fn is_pending(group: &Group) -> bool {
     group.annotations().contains_key(PENDING_MEMBERS)
 }
 
+/// The 400 for a member id that is no User: nested groups get a message of their own.
+fn refused_member(state: &AppState, namespace: &str, id: &str) -> ScimError {
+    if state.store.read(namespace, |ns| ns.groups.contains_key(id)) {
+        return ScimError::bad_request(
+            "invalidValue",
+            format!("member {id:?} is a Group: nested groups are not supported, only Users can be members"),
+        );
+    }
+    unknown_member(id)
+}
+
 /// Refuses members that are not Users of this directory, before anything is written. An id this
 /// replica has not seen yet (created on another replica a moment ago) is looked up in the API
 /// server before it is refused: a 400 is permanent for Entra.
@@ -181,7 +192,7 @@ async fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeS
                 .await?
                 .is_some_and(|u| u.metadata.deletion_timestamp.is_none());
         if !exists {
-            return Err(unknown_member(&id));
+            return Err(refused_member(state, namespace, &id));
         }
     }
     Ok(())
@@ -307,7 +318,7 @@ async fn update(
                     .cloned()
             })
         {
-            return Err(unknown_member(&unknown));
+            return Err(refused_member(state, &auth.namespace, &unknown));
         }
         members = new_members.map(|new| (old_members, new));
         if spec == current.spec {
