@@ -44,7 +44,9 @@ fn ids(reply: &support::scim::Reply) -> Vec<String> {
 /// Item 1: endpoint names in any case and a trailing slash answer as the canonical paths do.
 #[tokio::test]
 async fn paths_in_any_case_and_with_a_trailing_slash() {
-    let (_, _, scim) = setup("clients-paths").await;
+    let options = ServerOptions::default();
+    let metrics = options.metrics.clone();
+    let (_, _, scim) = setup_with("clients-paths", options).await;
     let id = scim.create_user("bjensen").await;
     for path in [
         "/users?filter=userName%20eq%20%22bjensen%22",
@@ -63,6 +65,17 @@ async fn paths_in_any_case_and_with_a_trailing_slash() {
     for path in ["/serviceproviderconfig", "/resourcetypes/", "/schemas"] {
         assert_eq!(scim.get(path).await.status, StatusCode::OK, "{path}");
     }
+    // Requests are counted under the canonical route names.
+    let text = metrics.encode();
+    assert!(text.contains(r#"resource="Users",method="GET",status="200""#), "{text}");
+    assert!(
+        text.contains(r#"resource="Groups",method="POST",status="201""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"resource="users""#) && !text.contains(r#"resource="USERS""#),
+        "{text}"
+    );
     // Ids keep their case: an id spelled otherwise is another (missing) resource.
     let reply = scim.get(&format!("/Users/{}", id.to_uppercase())).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
