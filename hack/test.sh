@@ -44,6 +44,9 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo test (unit + integration)"
 cargo test --all-targets --locked
 
+echo "==> vendor SCIM suites: Microsoft's Postman collection (newman), Okta's Runscope tests"
+hack/vendor-suites.sh
+
 echo "==> fuzz (60 s per target)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} hack/fuzz.sh
 

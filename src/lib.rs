@@ -11,6 +11,7 @@ pub mod dev;
 pub mod envtest;
 pub mod export;
 pub mod metrics;
+pub mod request_target;
 pub mod rules;
 pub mod scim;
 pub mod serve;

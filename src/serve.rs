@@ -19,6 +19,7 @@ use tower::ServiceBuilder;
 
 use crate::controller;
 use crate::metrics::{self, Metrics};
+use crate::request_target::RequestTargets;
 use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
 use crate::scim::server::{self, AppState, DirectorySlots, ScimConfig};
@@ -55,6 +56,11 @@ pub struct ServeArgs {
     /// Serve SCIM only; leave reconciling to other replicas.
     #[arg(long, env = "SCIM_NO_CONTROLLER")]
     pub no_controller: bool,
+    /// The URL clients reach this server at (scheme, host, optional path prefix), e.g.
+    /// `https://scim.example.com`: makes `Location`, `meta.location` and `$ref` absolute.
+    /// Unset, they are paths (`/scim/v2/…`).
+    #[arg(long, env = "SCIM_EXTERNAL_URL", value_parser = parse_external_url)]
+    pub external_url: Option<String>,
     /// Namespace of the leader-election Lease (in a cluster: the pod's namespace).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub lease_namespace: String,
@@ -62,7 +68,7 @@ pub struct ServeArgs {
 
 /// The SCIM application with its overload protection and request metrics.
 pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) -> Router {
-    server::router(state)
+    let app = server::router(state)
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: BoxError| async {
@@ -73,7 +79,21 @@ pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) ->
                 // limit must count every request together.
                 .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight)),
         )
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track));
+    server::canonical_paths(app)
+}
+
+/// `--external-url`: an absolute http(s) URL without query or fragment; returned without a
+/// trailing `/`, ready to prefix `/scim/v2/…`.
+fn parse_external_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err("must have no query, fragment or credentials".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// Router of the probe port.
@@ -114,6 +134,8 @@ pub async fn serve_http(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(app.clone());
+        // Raw `"` in request targets, which hyper would refuse with an empty 400, become `%22`.
+        let stream = RequestTargets::new(stream);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
@@ -143,6 +165,7 @@ pub async fn run(
         let mut config = controller::Config::new(&args.lease_namespace);
         config.metrics.register(&mut metrics.registry);
         config.scim_store = Some(store.clone());
+        config.external_url = args.external_url.clone();
         config
     });
     if controller_config.is_none() {
@@ -158,6 +181,7 @@ pub async fn run(
             max_body_bytes: args.max_body_bytes,
             max_results: args.max_results,
             body_timeout: Duration::from_secs(args.body_timeout_seconds),
+            external_url: args.external_url.clone(),
             ..ScimConfig::default()
         },
     };
@@ -205,4 +229,34 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: draining in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_urls_are_absolute_http_urls_without_trailing_slash() {
+        assert_eq!(
+            parse_external_url("https://scim.example.com").unwrap(),
+            "https://scim.example.com"
+        );
+        assert_eq!(
+            parse_external_url("https://scim.example.com/").unwrap(),
+            "https://scim.example.com"
+        );
+        assert_eq!(
+            parse_external_url("http://example.com:8443/idp/").unwrap(),
+            "http://example.com:8443/idp"
+        );
+        for bad in [
+            "scim.example.com",
+            "/scim",
+            "ftp://example.com",
+            "https://example.com/?a=b",
+            "https://u:p@example.com",
+        ] {
+            assert!(parse_external_url(bad).is_err(), "{bad}");
+        }
+    }
 }

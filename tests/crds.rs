@@ -31,7 +31,7 @@ fn user(name: &str) -> User {
         UserSpec {
             user_name: "alice@example.com".into(),
             external_id: Some("a1b2".into()),
-            active: true,
+            active: Some(true),
             emails: vec![MultiValue {
                 value: Some("alice@example.com".into()),
                 type_: Some("work".into()),

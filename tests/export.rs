@@ -130,7 +130,7 @@ async fn provisioned(client: &Client) -> String {
         metadata: meta(&ns, "ada", &[]),
         spec: UserSpec {
             user_name: "ada@example.com".into(),
-            active: true,
+            active: Some(true),
             groups: vec!["g-sales".into()],
             ..Default::default()
         },

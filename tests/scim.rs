@@ -174,7 +174,7 @@ async fn entra_user_lifecycle_default_mode() {
         .get(&id)
         .await
         .unwrap();
-    assert!(!stored.spec.active);
+    assert_eq!(stored.spec.active, Some(false));
     // Inactive users are still returned (soft delete).
     assert_eq!(scim.get(&format!("/Users/{id}")).await.status, StatusCode::OK);
 

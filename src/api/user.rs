@@ -49,9 +49,10 @@ pub struct UserSpec {
     pub locale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-    /// `false` suspends the user: its bindings are removed until it is active again.
-    #[serde(default = "default_true")]
-    pub active: bool,
+    /// `false` suspends the user: its bindings are removed until it is active again. Absent
+    /// (never sent, or removed by a SCIM PATCH) counts as active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<MultiValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -76,8 +77,11 @@ pub struct UserSpec {
     pub groups: Vec<String>,
 }
 
-fn default_true() -> bool {
-    true
+impl UserSpec {
+    /// Whether the user is active: `active` is not `false` (an absent `active` counts as active).
+    pub fn is_active(&self) -> bool {
+        self.active != Some(false)
+    }
 }
 
 /// RFC 7643 §4.1.1 `name`.

@@ -100,6 +100,9 @@ pub struct Config {
     /// watches of its own (see [`ScimStore`]); with [`Config::namespace`] set it sees only that
     /// namespace.
     pub scim_store: Option<ScimStore>,
+    /// The URL clients reach the SCIM endpoint at (`--external-url`, no trailing `/`): makes a
+    /// Directory's `status.scimBaseUrl` absolute. `None`: the path alone.
+    pub external_url: Option<String>,
 }
 
 impl Config {
@@ -121,6 +124,7 @@ impl Config {
             namespace_debounce: Duration::from_millis(500),
             metrics: Metrics::default(),
             scim_store: None,
+            external_url: None,
         }
     }
 }
@@ -137,6 +141,8 @@ pub(crate) struct Context {
     failures: Mutex<HashMap<ObjectRef<User>, u32>>,
     /// Namespaces last seen without an active Directory, so that its Event is published once.
     directory_missing: Mutex<BTreeSet<String>>,
+    /// Prefix of the SCIM base URLs in Directory status (see [`Config::external_url`]).
+    external_url: String,
 }
 
 /// Runs the controller until the process ends: caches, leader election, and, while leading, the
@@ -162,6 +168,7 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
         client: client.clone(),
         failures: Mutex::default(),
         directory_missing: Mutex::default(),
+        external_url: config.external_url.clone().unwrap_or_default(),
     });
     let elector = LeaderElector::new(
         client,

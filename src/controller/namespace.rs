@@ -258,6 +258,7 @@ async fn write_directories(
         let in_charge = matches!(standing, Standing::InCharge { .. });
         let mut status = directory_status(
             dir.status.as_ref(),
+            &ctx.external_url,
             ns,
             &name,
             standing,

@@ -247,7 +247,7 @@ mod tests {
         let spec = crate::api::UserSpec {
             user_name: "alice@example.com".into(),
             groups: vec!["g".into()],
-            active: true,
+            active: Some(true),
             ..Default::default()
         };
         let info = crate::rules::GroupInfo::new("ws-Sales-role-manager");

@@ -345,9 +345,11 @@ pub enum Standing<'a> {
     Duplicate { older: &'a str },
 }
 
-/// A Directory's status.
+/// A Directory's status; `external_url` (empty for none) prefixes its SCIM base URL.
+#[allow(clippy::too_many_arguments)] // one call site; a parameter struct would only rename them
 pub fn directory_status(
     previous: Option<&DirectoryStatus>,
+    external_url: &str,
     namespace: &str,
     name: &str,
     standing: Standing<'_>,
@@ -357,7 +359,7 @@ pub fn directory_status(
 ) -> DirectoryStatus {
     let old = prev(previous.map(|s| &s.conditions));
     let mut conditions = Vec::new();
-    let url = format!("/scim/v2/{namespace}/{name}");
+    let url = format!("{external_url}/scim/v2/{namespace}/{name}");
     let (ready, why, message) = match standing {
         Standing::InCharge { prefix_problem: None } => (true, reason::READY, format!("serving SCIM at {url}")),
         Standing::InCharge {

@@ -59,7 +59,7 @@ impl<'a> UserInput<'a> {
         UserInput {
             id,
             user_name: &spec.user_name,
-            active: spec.active,
+            active: spec.is_active(),
             emails: &spec.emails,
             roles: &spec.roles,
             groups: &spec.groups,

@@ -26,7 +26,8 @@ use super::write::{
 };
 use crate::api::{Group, GroupSpec, User};
 
-fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
+/// A Group as SCIM JSON; its members only when `with_members`.
+pub(super) fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
     let members: Option<Vec<Reference<'_>>> = with_members.then(|| {
         ns.members(&group.name_any())
             .filter_map(|id| {
@@ -46,7 +47,7 @@ fn conflict(display_name: &str) -> ScimError {
 }
 
 /// Whether a filter needs `members` to be evaluated.
-fn mentions_members(filter: &Filter) -> bool {
+pub(super) fn mentions_members(filter: &Filter) -> bool {
     match filter {
         Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { attr: path, .. } => {
             path.attr.eq_ignore_ascii_case("members")
@@ -63,8 +64,22 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let request = ListRequest::parse(&query, &GROUP_RESOURCE, state.config.max_results)?;
-    let with_members = request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members);
+    respond_list(&state, &auth, &query)
+}
+
+/// `POST /Groups/.search`: the same as `GET /Groups`, with the query in the body.
+pub async fn search(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
+    respond_list(&state, &auth, &list::Query::from_search(&body)?)
+}
+
+/// Whether a list request needs the groups' members: to return or to filter them.
+pub(super) fn needs_members(request: &ListRequest) -> bool {
+    request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members)
+}
+
+fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
+    let request = ListRequest::parse(query, &GROUP_RESOURCE, state.config.max_results)?;
+    let with_members = needs_members(&request);
     Ok(state.store.read(&auth.namespace, |ns| {
         let candidates: Vec<&Group> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
             Some(groups) => groups,
@@ -151,6 +166,17 @@ fn is_pending(group: &Group) -> bool {
     group.annotations().contains_key(PENDING_MEMBERS)
 }
 
+/// The 400 for a member id that is no User: nested groups get a message of their own.
+fn refused_member(state: &AppState, namespace: &str, id: &str) -> ScimError {
+    if state.store.read(namespace, |ns| ns.groups.contains_key(id)) {
+        return ScimError::bad_request(
+            "invalidValue",
+            format!("member {id:?} is a Group: nested groups are not supported, only Users can be members"),
+        );
+    }
+    unknown_member(id)
+}
+
 /// Refuses members that are not Users of this directory, before anything is written. An id this
 /// replica has not seen yet (created on another replica a moment ago) is looked up in the API
 /// server before it is refused: a 400 is permanent for Entra.
@@ -166,7 +192,7 @@ async fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeS
                 .await?
                 .is_some_and(|u| u.metadata.deletion_timestamp.is_none());
         if !exists {
-            return Err(unknown_member(&id));
+            return Err(refused_member(state, namespace, &id));
         }
     }
     Ok(())
@@ -292,7 +318,7 @@ async fn update(
                     .cloned()
             })
         {
-            return Err(unknown_member(&unknown));
+            return Err(refused_member(state, &auth.namespace, &unknown));
         }
         members = new_members.map(|new| (old_members, new));
         if spec == current.spec {

@@ -27,6 +27,59 @@ pub struct Query {
     sort_order: Option<String>,
 }
 
+/// The SearchRequest schema URN (`POST …/.search`, RFC 7644 §3.4.3).
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+impl Query {
+    /// The parameters of a `POST …/.search` body, as a GET would carry them in its URL:
+    /// `attributes`/`excludedAttributes` as arrays (or comma-separated strings), numbers as
+    /// numbers (or strings). Member names are matched case-insensitively; others are ignored.
+    pub fn from_search(body: &Value) -> ScimResult<Query> {
+        let get = |name: &str| {
+            body.as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .map(|(_, v)| v)
+        };
+        if let Some(schemas) = get("schemas") {
+            let ok = schemas.as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST)))
+            });
+            if !ok {
+                return Err(ScimError::bad_request(
+                    "invalidSyntax",
+                    format!("\"schemas\" must be an array containing \"{SEARCH_REQUEST}\""),
+                ));
+            }
+        }
+        let text = |name: &str| -> ScimResult<Option<String>> {
+            let bad = || ScimError::bad_request("invalidValue", format!("\"{name}\" has the wrong type"));
+            Ok(match get(name) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().ok_or_else(bad))
+                        .collect::<ScimResult<Vec<_>>>()?
+                        .join(","),
+                ),
+                Some(_) => return Err(bad()),
+            })
+        };
+        Ok(Query {
+            filter: text("filter")?,
+            start_index: text("startIndex")?,
+            count: text("count")?,
+            attributes: text("attributes")?,
+            excluded_attributes: text("excludedAttributes")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+        })
+    }
+}
+
 /// A validated list request.
 pub struct ListRequest {
     pub filter: Option<Filter>,
@@ -71,8 +124,12 @@ impl Selection {
     /// (a group's `members`) are only computed when wanted.
     pub fn wants(&self, name: &str) -> bool {
         let names = |list: &[String]| {
-            list.iter()
-                .any(|p| p == name || p.starts_with(&format!("{name}.")) || p.ends_with(&format!(":{name}")))
+            list.iter().any(|p| {
+                p == name
+                    || p.starts_with(&format!("{name}."))
+                    || p.starts_with(&format!("{name}["))
+                    || p.ends_with(&format!(":{name}"))
+            })
         };
         !self
             .excluded_raw
@@ -149,11 +206,20 @@ impl ListRequest {
         })
     }
 
+    /// Whether `resource` passes the filter.
+    pub fn matches(&self, resource: &Value, rt: &ResourceType) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(resource, rt))
+    }
+
     /// Filters, sorts, pages and projects `candidates`, answering a ListResponse.
     pub fn respond(&self, candidates: impl Iterator<Item = Value>, rt: &ResourceType) -> Response {
-        let mut matched: Vec<Value> = candidates
-            .filter(|r| self.filter.as_ref().is_none_or(|f| f.matches(r, rt)))
-            .collect();
+        let matched: Vec<Value> = candidates.filter(|r| self.matches(r, rt)).collect();
+        self.page(matched, |r| self.projection.apply(r, rt))
+    }
+
+    /// Sorts and pages resources that matched, projects the page with `project`, and answers
+    /// a ListResponse.
+    pub fn page(&self, mut matched: Vec<Value>, project: impl Fn(&mut Value)) -> Response {
         if let Some(path) = &self.sort_by {
             let key = |r: &Value| sort_key(r, path);
             matched.sort_by_cached_key(key);
@@ -167,7 +233,7 @@ impl ListRequest {
             .skip(self.start_index - 1)
             .take(self.count)
             .map(|mut r| {
-                self.projection.apply(&mut r, rt);
+                project(&mut r);
                 r
             })
             .collect();

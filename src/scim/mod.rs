@@ -13,6 +13,7 @@ mod list;
 pub mod patch;
 pub mod resource;
 pub mod schema;
+mod search;
 pub mod server;
 pub mod store;
 mod users;

@@ -5,7 +5,7 @@ use kube::ResourceExt;
 use serde_json::{Map, Value, json};
 
 use super::error::{ScimError, ScimResult};
-use super::filter::AttrPath;
+use super::filter::{AttrPath, Filter, parse_patch_path};
 use super::schema::{ENTERPRISE_USER_SCHEMA_ID, GROUP_SCHEMA_ID, ResourceType, Returned, USER_SCHEMA_ID};
 use crate::api::{Group, GroupSpec, User, UserSpec};
 
@@ -180,11 +180,15 @@ fn strip_nulls(value: &mut Value) {
 }
 
 /// One entry of `attributes` / `excludedAttributes`: a top-level key of the representation
-/// (an attribute, or an extension's URN) and optionally one of its sub-attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (an attribute, or an extension's URN), optionally one of its sub-attributes, and optionally
+/// a value filter (`emails[type eq "work"]`) that narrows a multi-valued attribute to the
+/// values it matches.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Projection {
     key: String,
     sub: Option<String>,
+    /// `key[filter]` as a whole-resource filter, evaluated on `{key: [one value]}`.
+    filter: Option<Filter>,
 }
 
 impl Projection {
@@ -211,22 +215,49 @@ impl Projection {
             return Projection {
                 key: schema.id.to_string(),
                 sub: rest.map(str::to_string),
+                filter: None,
             };
         }
         Projection::parse_core(item)
     }
 
     fn parse_core(item: &str) -> Projection {
+        // `emails[type eq "work"]` and `emails[type eq "work"].value`; a value filter that does
+        // not parse leaves the item a plain name, which then selects nothing.
+        if item.contains('[')
+            && let Ok(path) = parse_patch_path(item)
+            && path.attr.schema.is_none()
+            && path.attr.sub_attr.is_none()
+            && let Some(filter) = path.value_filter
+        {
+            return Projection {
+                filter: Some(Filter::ValuePath {
+                    attr: AttrPath::new(&path.attr.attr),
+                    filter: Box::new(filter),
+                }),
+                key: path.attr.attr,
+                sub: path.sub_attr,
+            };
+        }
         match item.split_once('.') {
             Some((key, sub)) => Projection {
                 key: key.into(),
                 sub: Some(sub.into()),
+                filter: None,
             },
             None => Projection {
                 key: item.into(),
                 sub: None,
+                filter: None,
             },
         }
+    }
+
+    /// Whether `item`, one value of the multi-valued attribute `key`, passes the value filter.
+    fn selects(&self, key: &str, item: &Value, rt: &ResourceType) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&json!({ key: [item] }), rt))
     }
 
     fn names(&self, key: &str) -> bool {
@@ -256,6 +287,16 @@ pub fn project(resource: &mut Value, rt: &ResourceType, attributes: &[Projection
             if !always(&key) && wanted.is_empty() {
                 continue;
             }
+            // `emails[type eq "work"]` keeps the matching values only (none: no attribute).
+            if !wanted.is_empty()
+                && wanted.iter().all(|p| p.filter.is_some())
+                && let Value::Array(items) = &mut value
+            {
+                items.retain(|item| wanted.iter().any(|p| p.selects(&key, item, rt)));
+                if items.is_empty() {
+                    continue;
+                }
+            }
             // `name.givenName` keeps only that sub-attribute; `name` keeps it whole.
             if !wanted.is_empty() && wanted.iter().all(|p| p.sub.is_some()) {
                 let subs: Vec<&str> = wanted.iter().filter_map(|p| p.sub.as_deref()).collect();
@@ -268,6 +309,14 @@ pub fn project(resource: &mut Value, rt: &ResourceType, attributes: &[Projection
     for path in excluded {
         fields.retain(|key, value| {
             if always(key) || !path.names(key) {
+                return true;
+            }
+            if path.filter.is_some() {
+                // `excludedAttributes=emails[type eq "home"]` drops the matching values.
+                if let Value::Array(items) = value {
+                    items.retain(|item| !path.selects(key, item, rt));
+                    return !items.is_empty();
+                }
                 return true;
             }
             match &path.sub {
@@ -294,5 +343,73 @@ fn drop_sub_attribute(value: &mut Value, sub: &str) {
         Value::Object(map) => map.retain(|k, _| !k.eq_ignore_ascii_case(sub)),
         Value::Array(items) => items.iter_mut().for_each(|v| drop_sub_attribute(v, sub)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::USER_RESOURCE;
+
+    fn user() -> Value {
+        json!({
+            "schemas": [USER_SCHEMA_ID],
+            "id": "u1",
+            "userName": "bjensen",
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [
+                {"value": "b@work.example", "type": "work", "primary": true},
+                {"value": "b@home.example", "type": "home"}
+            ],
+        })
+    }
+
+    fn projected(attributes: &str, excluded: &str) -> Value {
+        let mut resource = user();
+        let rt = &USER_RESOURCE;
+        project(
+            &mut resource,
+            rt,
+            &Projection::parse_list(attributes, rt),
+            &Projection::parse_list(excluded, rt),
+        );
+        resource
+    }
+
+    #[test]
+    fn value_filters_select_the_matching_values() {
+        let got = projected(r#"emails[type eq "work"]"#, "");
+        assert_eq!(got["emails"], json!([user()["emails"][0]]));
+        assert!(got.get("userName").is_none(), "only what was asked for, and id");
+        assert_eq!(got["id"], "u1");
+        let got = projected(r#"emails[value eq "b@home.example"].value,userName"#, "");
+        assert_eq!(got["emails"], json!([{"value": "b@home.example"}]));
+        assert_eq!(got["userName"], "bjensen");
+        // Unquoted, and nothing matching: no attribute at all.
+        assert_eq!(
+            projected("emails[type eq work]", "")["emails"],
+            json!([user()["emails"][0]])
+        );
+        assert!(projected(r#"emails[type eq "other"]"#, "").get("emails").is_none());
+        // A plain name next to a filtered one keeps every value.
+        assert_eq!(
+            projected(r#"emails[type eq "work"],emails"#, "")["emails"],
+            user()["emails"]
+        );
+        // excludedAttributes drops the matching values.
+        assert_eq!(
+            projected("", r#"emails[type eq "home"]"#)["emails"],
+            json!([user()["emails"][0]])
+        );
+        assert!(projected("", r#"emails[value co "example"]"#).get("emails").is_none());
+    }
+
+    #[test]
+    fn plain_projections_are_unchanged() {
+        let got = projected("name.givenName", "");
+        assert_eq!(got["name"], json!({"givenName": "Barbara"}));
+        let got = projected("", "emails,name.familyName");
+        assert!(got.get("emails").is_none());
+        assert_eq!(got["name"], json!({"givenName": "Barbara"}));
     }
 }

@@ -8,9 +8,9 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::auth::Authenticator;
 use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::store::Store;
-use super::{discovery, groups, users};
+use super::{discovery, groups, search, users};
 use crate::api::Directory;
 
 /// Settings of the SCIM endpoint.
@@ -32,6 +32,10 @@ pub struct ScimConfig {
     pub claim_grace: std::time::Duration,
     /// How long a client may take to send a whole request body (longer → 408).
     pub body_timeout: Duration,
+    /// Scheme, host and optional path prefix clients reach this server at (`--external-url`,
+    /// no trailing `/`): when set, `Location`, `meta.location` and `$ref` are absolute URIs
+    /// (RFC 7643 §3.1); when unset, they are paths.
+    pub external_url: Option<String>,
 }
 
 impl Default for ScimConfig {
@@ -41,6 +45,7 @@ impl Default for ScimConfig {
             max_results: 1000,
             claim_grace: super::claims::CLAIM_GRACE,
             body_timeout: Duration::from_secs(30),
+            external_url: None,
         }
     }
 }
@@ -89,10 +94,14 @@ pub struct AppState {
     pub config: ScimConfig,
 }
 
-/// Builds the SCIM router: `/scim/v2/{namespace}/{directory}/…`.
+/// Builds the SCIM router: `/scim/v2/{namespace}/{directory}/…`. Paths reach it as written;
+/// [`canonical_paths`] wrapped around it makes `/users/` route as `/Users`.
 pub fn router(state: AppState) -> Router {
     let base = "/scim/v2/{namespace}/{directory}";
     Router::new()
+        .route(&format!("{base}/.search"), post(search::root))
+        .route(&format!("{base}/Users/.search"), post(users::search))
+        .route(&format!("{base}/Groups/.search"), post(groups::search))
         .route(&format!("{base}/Users"), get(users::list).post(users::create))
         .route(
             &format!("{base}/Users/{{id}}"),
@@ -121,11 +130,71 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The endpoint names under a directory's base URL, spelled as routed.
+const ENDPOINTS: [&str; 6] = [
+    "Users",
+    "Groups",
+    "ServiceProviderConfig",
+    "ResourceTypes",
+    "Schemas",
+    ".search",
+];
+
+/// Wraps `app` so that clients' spellings of a path route as the canonical one: the endpoint
+/// name in any case (`/users`, `/GROUPS`) and a trailing `/` (`/Users/?filter=…`). This runs
+/// before routing, so route labels in metrics stay the canonical ones.
+pub fn canonical_paths(app: Router) -> Router {
+    let rewrite = |mut request: Request| {
+        if let Some(uri) = canonical_uri(request.uri()) {
+            *request.uri_mut() = uri;
+        }
+        request
+    };
+    Router::new().fallback_service(tower::ServiceBuilder::new().map_request(rewrite).service(app))
+}
+
+/// The URI with its path made canonical by [`canonical_path`]; `None` when it already is.
+fn canonical_uri(uri: &Uri) -> Option<Uri> {
+    let path = canonical_path(uri.path())?;
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
+/// `/scim/v2/{namespace}/{directory}/{endpoint}[/…]` with one trailing `/` removed and the
+/// endpoint name (and a `.search` after it) in canonical case; `None` when nothing changes.
+fn canonical_path(path: &str) -> Option<String> {
+    let trimmed = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => path,
+    };
+    let mut segments: Vec<&str> = trimmed.split('/').collect();
+    if segments.len() > 5 && segments[1] == "scim" && segments[2] == "v2" {
+        // The endpoint, and `.search` after `Users`/`Groups`; ids and names keep their case.
+        for (i, names) in [(5, &ENDPOINTS[..]), (6, &ENDPOINTS[5..])] {
+            let Some(segment) = segments.get(i) else { break };
+            if let Some(canonical) = names.iter().find(|e| e.eq_ignore_ascii_case(segment)) {
+                segments[i] = canonical;
+            } else if i == 5 && segment.eq_ignore_ascii_case("serviceConfiguration") {
+                // The name Microsoft's SCIM reference server (and its test collection) uses.
+                segments[i] = "ServiceProviderConfig";
+            }
+        }
+    }
+    let canonical = segments.join("/");
+    (canonical != path).then_some(canonical)
+}
+
 /// An authenticated request to one directory's endpoint.
 pub struct Authorized {
     pub namespace: String,
     pub directory: Arc<Directory>,
-    /// `/scim/v2/{namespace}/{directory}`, the prefix of `meta.location`.
+    /// `/scim/v2/{namespace}/{directory}` (after `--external-url`, when set): the prefix of
+    /// `Location`, `meta.location` and `$ref`.
     pub base_url: String,
     /// This request's slot of the directory's in-flight limit, released when the request ends.
     _slot: OwnedSemaphorePermit,
@@ -166,7 +235,10 @@ impl FromRequestParts<AppState> for Authorized {
         Ok(Authorized {
             namespace: namespace.clone(),
             directory,
-            base_url: format!("/scim/v2/{namespace}/{name}"),
+            base_url: format!(
+                "{}/scim/v2/{namespace}/{name}",
+                state.config.external_url.as_deref().unwrap_or("")
+            ),
             _slot: slot,
         })
     }
@@ -200,14 +272,21 @@ impl FromRequest<AppState> for ScimJson {
     }
 }
 
-/// A SCIM resource response with `Content-Type: application/scim+json` and, when given, an `ETag`.
+/// A SCIM resource response with `Content-Type: application/scim+json`, an `ETag` when given,
+/// and on 201 the `Location` of the new resource (RFC 7644 §3.3: its `meta.location`).
 pub fn scim_response(status: StatusCode, body: &Value, etag: Option<&str>) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
-        response.headers_mut().insert(header::ETAG, etag);
+        headers.insert(header::ETAG, etag);
+    }
+    if status == StatusCode::CREATED
+        && let Some(location) = body["meta"]["location"]
+            .as_str()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        headers.insert(header::LOCATION, location);
     }
     response
 }
@@ -239,5 +318,44 @@ pub async fn readyz(State(store): State<Store>) -> Response {
         "ok".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "cache not synced").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names_in_any_case_and_trailing_slashes_are_canonicalised() {
+        let cases = [
+            ("/scim/v2/ns/dir/users", Some("/scim/v2/ns/dir/Users")),
+            ("/scim/v2/ns/dir/Users/", Some("/scim/v2/ns/dir/Users")),
+            ("/scim/v2/ns/dir/GROUPS/g1", Some("/scim/v2/ns/dir/Groups/g1")),
+            ("/scim/v2/ns/dir/groups/.SEARCH", Some("/scim/v2/ns/dir/Groups/.search")),
+            (
+                "/scim/v2/ns/dir/serviceproviderconfig",
+                Some("/scim/v2/ns/dir/ServiceProviderConfig"),
+            ),
+            ("/scim/v2/ns/dir/.Search", Some("/scim/v2/ns/dir/.search")),
+            (
+                "/scim/v2/ns/dir/serviceConfiguration",
+                Some("/scim/v2/ns/dir/ServiceProviderConfig"),
+            ),
+            ("/scim/v2/ns/dir/Users/u1/", Some("/scim/v2/ns/dir/Users/u1")),
+            // Already canonical, or not an endpoint: untouched (ids and names keep their case).
+            ("/scim/v2/ns/dir/Users", None),
+            ("/scim/v2/NS/Dir/Users/U1", None),
+            ("/scim/v2/ns/dir/Other", None),
+            ("/", None),
+            ("/healthz", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(canonical_path(path).as_deref(), expected, "{path}");
+        }
+        let uri: Uri = "/scim/v2/ns/dir/users/?filter=userName%20eq%20%22a%22".parse().unwrap();
+        assert_eq!(
+            canonical_uri(&uri).unwrap().to_string(),
+            "/scim/v2/ns/dir/Users?filter=userName%20eq%20%22a%22"
+        );
     }
 }

@@ -20,7 +20,8 @@ use super::store::Namespace;
 use super::write::{self, Created, create_claimed, find, replace_edited, stamp};
 use crate::api::{User, UserSpec};
 
-fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
+/// A User as SCIM JSON, with the groups it belongs to.
+pub(super) fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
     let groups: Vec<Reference<'_>> = user
         .spec
         .groups
@@ -45,7 +46,16 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let request = ListRequest::parse(&query, &USER_RESOURCE, state.config.max_results)?;
+    respond_list(&state, &auth, &query)
+}
+
+/// `POST /Users/.search`: the same as `GET /Users`, with the query in the body.
+pub async fn search(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
+    respond_list(&state, &auth, &list::Query::from_search(&body)?)
+}
+
+fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
+    let request = ListRequest::parse(query, &USER_RESOURCE, state.config.max_results)?;
     Ok(state.store.read(&auth.namespace, |ns| {
         let candidates: Vec<&User> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
             Some(users) => users,

@@ -106,7 +106,7 @@ impl Env {
     pub async fn user(&self, id: &str, groups: &[&str], roles: &[&str]) {
         let spec = UserSpec {
             user_name: format!("{id}@example.com"),
-            active: true,
+            active: Some(true),
             emails: vec![MultiValue {
                 value: Some(format!("{id}@example.com")),
                 primary: Some(true),

@@ -308,7 +308,7 @@ async fn a_missing_directory_withdraws_every_binding() {
     env.user("dave", &["g-admin", "g-member"], &[]).await;
     let mallory = UserSpec {
         user_name: "mallory@evil.test".into(),
-        active: true,
+        active: Some(true),
         roles: vec![MultiValue {
             value: Some("owner".into()),
             ..Default::default()

@@ -317,6 +317,30 @@ fn optional_parts_render() {
     );
 }
 
+/// `externalUrl`, else `https://<ingress.host>` with the Ingress, else unset (relative URLs).
+#[test]
+fn external_url_defaults_from_the_ingress_host() {
+    let external_url = |sets: &[&str]| -> Option<String> {
+        let objects = render(sets);
+        let deployment = find(&objects, "Deployment", "rel-scim-operator");
+        let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_sequence()
+            .unwrap();
+        env.iter()
+            .find(|e| e["name"].as_str() == Some("SCIM_EXTERNAL_URL"))
+            .map(|e| e["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(external_url(&[]), None);
+    assert_eq!(external_url(ALL_ON).as_deref(), Some("https://scim.example.org"));
+    let mut explicit = ALL_ON.to_vec();
+    explicit.push("externalUrl=https://idp.example.net/prefix");
+    assert_eq!(
+        external_url(&explicit).as_deref(),
+        Some("https://idp.example.net/prefix")
+    );
+    assert!(template_with("rel", "ops", &["externalUrl=scim.example.org"], &[]).is_err());
+}
+
 #[test]
 fn schema_rejects_bad_values() {
     for (set, message) in [

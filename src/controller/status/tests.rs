@@ -13,7 +13,7 @@ fn plan(groups: &[(&str, &str)], user_groups: &[&str], active: bool) -> UserPlan
         .collect();
     let spec = UserSpec {
         user_name: "alice@example.com".into(),
-        active,
+        active: Some(active),
         groups: user_groups.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };
@@ -71,6 +71,7 @@ fn plain_group_reason_and_member_count() {
 fn duplicate_directory_is_not_ready_and_names_the_older_one() {
     let status = directory_status(
         None,
+        "",
         "ns",
         "second",
         Standing::Duplicate { older: "first" },
@@ -151,9 +152,28 @@ fn a_directory_being_deleted_or_with_a_bad_prefix_is_not_ready() {
             reason::INVALID_NAMESPACE_PREFIX,
         ),
     ] {
-        let status = directory_status(None, "ns", "entra", standing, &counts, Some(1), &now());
+        let status = directory_status(None, "", "ns", "entra", standing, &counts, Some(1), &now());
         let ready = &status.conditions[0];
         assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", why));
         assert_eq!(status.scim_base_url.as_deref(), Some("/scim/v2/ns/entra"));
     }
+}
+
+#[test]
+fn directory_base_url_is_absolute_with_an_external_url() {
+    let standing = Standing::InCharge { prefix_problem: None };
+    let counts = DirectoryCounts::default();
+    let status = directory_status(
+        None,
+        "https://scim.example.com",
+        "ns",
+        "entra",
+        standing,
+        &counts,
+        Some(1),
+        &now(),
+    );
+    let url = "https://scim.example.com/scim/v2/ns/entra";
+    assert_eq!(status.scim_base_url.as_deref(), Some(url));
+    assert_eq!(status.conditions[0].message, format!("serving SCIM at {url}"));
 }

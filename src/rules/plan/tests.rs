@@ -36,7 +36,7 @@ impl TestUser {
             id,
             spec: UserSpec {
                 user_name: user_name.into(),
-                active: true,
+                active: Some(true),
                 ..UserSpec::default()
             },
         }
@@ -65,7 +65,7 @@ impl TestUser {
         self
     }
     fn inactive(mut self) -> Self {
-        self.spec.active = false;
+        self.spec.active = Some(false);
         self
     }
     fn plan_with(&self, settings: &PlanSettings) -> UserPlan {
@@ -215,6 +215,18 @@ fn inactive_user_is_suspended_without_bindings() {
     assert_eq!(plan.org_role, None);
     assert!(plan.workspaces.is_empty());
     assert!(plan.bindings().is_empty());
+}
+
+/// An absent `active` (never sent, or removed by a SCIM PATCH) counts as active.
+#[test]
+fn absent_active_counts_as_active() {
+    let mut user = TestUser::new("u1", "gina").roles(&["owner"]).groups(&["g-admin"]);
+    let active = user.plan();
+    user.spec.active = None;
+    let absent = user.plan();
+    assert_ne!(absent.state, UserState::Suspended);
+    assert_eq!(absent.bindings(), active.bindings());
+    assert!(!absent.bindings().is_empty());
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Splits a filter or PATCH path into tokens, each with its byte offset.
 //!
-//! A "word" is a run of the characters that may appear in an attribute path or a bare value
-//! (`urn:…:2.0:User:name.givenName`, `eq`, `true`, `-1.5e3`); the parser decides what a word
-//! means from where it stands, so attribute names such as `and` or `not` still work.
+//! A "word" is a run of characters other than white space, brackets, parentheses and `"`: an
+//! attribute path (`urn:…:2.0:User:name.givenName`), a keyword, or a bare value (`true`,
+//! `-1.5e3`, and the unquoted strings clients send: `O`, `jyoung@example.com`,
+//! `2015-10-10T14:38:21.8617979-07:00`). The parser decides what a word means from where it
+//! stands, so attribute names such as `and` or `not` still work, and checks attribute names itself.
 
 use super::parse::FilterError;
 
@@ -39,7 +41,7 @@ impl Token<'_> {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$' | '.' | ':' | '+')
+    !c.is_whitespace() && !matches!(c, '(' | ')' | '[' | ']' | '"')
 }
 
 /// The 1-based character position of byte offset `at`, as shown to clients.
@@ -68,7 +70,7 @@ fn head(text: &str) -> (&str, bool) {
     }
 }
 
-/// Tokenises `input`; fails on an unterminated or malformed string or a stray character.
+/// Tokenises `input`; fails on an unterminated or malformed string.
 pub(super) fn tokenize(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
     let mut tokens = Vec::new();
     let mut chars = input.char_indices().peekable();
@@ -87,7 +89,7 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
                 start,
                 end: start + 1,
             });
-        } else if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+        } else if c.is_whitespace() {
             chars.next();
         } else if c == '"' {
             let end = string_end(input, start)?;
@@ -109,7 +111,7 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
                 start,
                 end,
             });
-        } else if is_word_char(c) {
+        } else {
             let mut end = start;
             while let Some(&(i, c)) = chars.peek() {
                 if !is_word_char(c) {
@@ -123,11 +125,6 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
                 start,
                 end,
             });
-        } else {
-            return Err(FilterError(format!(
-                "unexpected character {c:?} at position {}",
-                position(input, start)
-            )));
         }
     }
     Ok(tokens)
@@ -212,13 +209,32 @@ mod tests {
             err.starts_with(r#"invalid string "\"\\q\"" at position 6: invalid escape"#),
             "{err}"
         );
+    }
+
+    /// Unquoted values are single words, however odd their characters.
+    #[test]
+    fn bare_values_are_words() {
         assert_eq!(
-            tokenize("a eq 'x'").unwrap_err().0,
-            "unexpected character '\\'' at position 6"
+            kinds("a eq 'x' and b sw jo@x.io)"),
+            vec![
+                Kind::Word("a"),
+                Kind::Word("eq"),
+                Kind::Word("'x'"),
+                Kind::Word("and"),
+                Kind::Word("b"),
+                Kind::Word("sw"),
+                Kind::Word("jo@x.io"),
+                Kind::RParen
+            ]
         );
         assert_eq!(
-            tokenize("é eq 1").unwrap_err().0,
-            "unexpected character 'é' at position 1"
+            kinds("meta.created gt 2015-10-10T14:38:21.8617979-07:00]"),
+            vec![
+                Kind::Word("meta.created"),
+                Kind::Word("gt"),
+                Kind::Word("2015-10-10T14:38:21.8617979-07:00"),
+                Kind::RBracket
+            ]
         );
     }
 

@@ -320,12 +320,15 @@ impl<'a> Parser<'a> {
         };
         let value = match self.peek_kind() {
             Some(Kind::Str(s)) => Some(Value::String(s.clone())),
-            Some(Kind::Word(w)) => literal(w),
+            // Unquoted strings (`userName sw O`, `externalId eq jyoung`) are what Microsoft's
+            // documentation shows and some clients send: a bare word is a string unless it reads
+            // as true, false, null or a number.
+            Some(Kind::Word(w)) => Some(literal(w).unwrap_or_else(|| Value::String((*w).to_string()))),
             _ => None,
         };
         let Some(value) = value else {
             return Err(self.expected(&format!(
-                "a value (a JSON string in double quotes, a number, true, false or null) after {}",
+                "a value (a string, a number, true, false or null) after {}",
                 quote(&op_text)
             )));
         };

@@ -23,11 +23,13 @@ pub(super) fn attr_value(attr: &Attribute, v: Value, dropped: &mut Dropped) -> R
         Value::Array(items) => items,
         // One object where an array is expected: a common client slip, harmless to accept.
         obj @ Value::Object(_) => vec![obj],
+        id @ Value::String(_) if takes_bare_ids(attr) => vec![id],
         other => return Err(not_array(attr, &other)),
     };
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
     for item in items {
-        if attr.ty == AttrType::Complex && !item.is_object() && !item.is_null() {
+        let bare_id = item.is_string() && takes_bare_ids(attr);
+        if attr.ty == AttrType::Complex && !item.is_object() && !item.is_null() && !bare_id {
             return Err(not_array(attr, &item));
         }
         let Some(item) = element(attr, item, dropped)? else {
@@ -51,8 +53,8 @@ pub(super) fn element(attr: &Attribute, v: Value, dropped: &mut Dropped) -> Resu
     let obj = match v {
         Value::Null => return Ok(None),
         Value::Object(obj) => obj,
-        // Entra sends `manager` as a bare id string.
-        Value::String(s) if has_value_sub && !attr.multi_valued => {
+        // Entra sends `manager` as a bare id string; some clients send members so.
+        Value::String(s) if has_value_sub && (!attr.multi_valued || takes_bare_ids(attr)) => {
             Map::from_iter([("value".to_string(), Value::String(s))])
         }
         // …or as an array of one object (the documented legacy form).
@@ -92,6 +94,13 @@ pub(super) fn element(attr: &Attribute, v: Value, dropped: &mut Dropped) -> Resu
         }
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
+}
+
+/// Whether items of `attr` may be given as their id alone (`"members": "<id>"` or
+/// `["<id>", …]`, as Microsoft's reference tests and hand-written clients send). Only `members`:
+/// for `emails` and the like a bare string is more likely a mistake than an id.
+fn takes_bare_ids(attr: &Attribute) -> bool {
+    attr.name == "members"
 }
 
 /// A value of a non-complex attribute or sub-attribute, checked against its type.

@@ -25,6 +25,8 @@
 //! - `remove` with a filter that matches nothing succeeds (idempotent, so Entra does not retry
 //!   a removal of an already-removed member forever); `replace`/`add` on `attr[filter].sub` with
 //!   no match creates the value when the filter is `eq` terms joined by `and`, else `noTarget`.
+//! - `replace` whose path is an extension's URN replaces that extension object whole; `add`
+//!   merges into it; `remove` clears it.
 //! - Adding a value equal (by `value`, per its `caseExact`) to an existing one merges into it;
 //!   a `primary: true` set by an operation clears `primary` on the other values.
 
@@ -107,6 +109,12 @@ fn apply_one(doc: &mut Map<String, Value>, rt: &ResourceType, o: Operation) -> R
                 doc.remove(ext.id);
                 Ok(())
             }
+            // `replace` with the extension's URN as path replaces the extension as a whole;
+            // `add` merges into it (RFC 7644 §3.5.2.1).
+            (Op::Replace, Some(Value::Object(value))) => {
+                doc.remove(ext.id);
+                pathless(doc, rt, Op::Replace, value, Some(ext))
+            }
             (op, Some(Value::Object(value))) => pathless(doc, rt, op, value, Some(ext)),
             (_, other) => Err(PatchError::InvalidValue(format!(
                 "extension \"{}\" value must be an object, got {}",
@@ -128,7 +136,15 @@ fn pathless(
     scope: Option<&'static Schema>,
 ) -> Result<(), PatchError> {
     for (key, v) in value {
-        if scope.is_none() && extension_by_urn(rt, &key).is_some() {
+        if scope.is_none()
+            && let Some(ext) = extension_by_urn(rt, &key)
+        {
+            // Inside a path-less value an extension's object sets the attributes it names (Entra),
+            // unlike a `replace` whose path is the URN, which replaces the extension whole.
+            if let Value::Object(attributes) = v {
+                pathless(doc, rt, op, attributes, Some(ext))?;
+                continue;
+            }
             apply_one(
                 doc,
                 rt,

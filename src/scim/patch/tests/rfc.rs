@@ -96,7 +96,15 @@ fn whole_extension_path_add_replace_remove() {
         json!({"employeeNumber":"701984","department":"Tour Operations","division":"D","manager":{"value":"m"}})
     );
     let got = patch_user(json!([{"op":"replace","path":ENT,"value":{"department":"X"}}]));
-    assert_eq!(got[ENT], json!({"employeeNumber":"701984","department":"X"}));
+    assert_eq!(
+        got[ENT],
+        json!({"department":"X"}),
+        "replace is of the extension as a whole"
+    );
+    let got = patch_user(json!([{"op":"Replace","path":ENT,"value":{"Department":"X","manager":"m"}}]));
+    assert_eq!(got[ENT], json!({"department":"X","manager":{"value":"m"}}));
+    let got = patch_user(json!([{"op":"replace","path":ENT,"value":{}}]));
+    assert!(got.get(ENT).is_none(), "an empty replacement clears it");
     let got = patch_user(json!([{"op":"remove","path":ENT}]));
     assert!(got.get(ENT).is_none());
     assert_eq!(
@@ -230,4 +238,26 @@ fn patch_leaves_id_and_meta_alone() {
     let got = patch_user(json!([{"op":"replace","value":{"id":"x","meta":{"version":"W/\"9\""},"title":"T"}}]));
     assert_eq!((&got["id"], &got["meta"]), (&user()["id"], &user()["meta"]));
     assert_eq!(got["title"], "T");
+}
+
+/// Members in every shape clients send: a bare id, one object, an array of either.
+#[test]
+fn members_as_bare_ids_single_objects_or_arrays() {
+    for value in [
+        json!("u3"),
+        json!({"value": "u3"}),
+        json!(["u3"]),
+        json!([{"value": "u3", "type": "User"}]),
+    ] {
+        let got = patch_group(json!([{"op":"add","path":"members","value":value.clone()}]));
+        assert_eq!(member_ids(&got), ["u1", "u2", "u3"], "{value}");
+        let got = patch_group(json!([{"op":"remove","path":"members","value":value.clone()}]));
+        assert_eq!(member_ids(&got), ["u1", "u2"], "{value}");
+    }
+    let got = patch_group(json!([{"op":"replace","path":"members","value":["u9", {"value": "u8"}]}]));
+    assert_eq!(member_ids(&got), ["u9", "u8"]);
+    let got = patch_group(json!([{"op":"add","value":{"members":"u7"}}]));
+    assert_eq!(member_ids(&got), ["u1", "u2", "u7"]);
+    // Other attributes keep refusing bare strings, which are more likely mistakes.
+    assert!(try_user(json!([{"op":"add","path":"emails","value":"x@y.z"}])).is_err());
 }
