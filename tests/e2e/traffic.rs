@@ -75,7 +75,7 @@ pub async fn lost_writes(client: &kube::Client, provisioned: &Provisioned) -> an
         .await?
         .items
         .into_iter()
-        .map(|u| (u.metadata.name.clone().unwrap_or_default(), u.spec.active))
+        .map(|u| (u.metadata.name.clone().unwrap_or_default(), u.spec.is_active()))
         .collect();
     Ok(provisioned
         .users
