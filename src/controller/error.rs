@@ -18,6 +18,10 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value [`Error::metric_label`] returns, so that the error counters can be served at 0
+    /// before the first error (an alert's `rate()` then sees the first one).
+    pub const METRIC_LABELS: &[&str] = &["conflict", "api", "transport", "missing_field", "caches_gone", "lease"];
+
     /// A short, bounded label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -33,3 +37,21 @@ impl Error {
 
 /// The controller's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_labels_lists_every_label() {
+        let errors = [
+            Error::MissingField("x"),
+            Error::CachesGone,
+            Error::Lease("x".into()),
+            Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded),
+        ];
+        for error in &errors {
+            assert!(Error::METRIC_LABELS.contains(&error.metric_label()), "{error}");
+        }
+    }
+}
