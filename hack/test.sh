@@ -31,6 +31,10 @@ SCIM_OPERATOR_IMAGE=$(hack/image.sh)  # tests/helm/image.rs checks it
 export SCIM_OPERATOR_IMAGE
 hack/chart-package.sh >/dev/null
 
+echo "==> alerts: promtool check rules and promtool test rules (hack/promtool.sh)"
+hack/promtool.sh check rules charts/scim-operator/files/prometheus-rules.yaml
+hack/promtool.sh test rules tests/prometheus/rules_test.yaml
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
