@@ -44,6 +44,9 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo test (unit + integration)"
 cargo test --all-targets --locked
 
+echo "==> dashboard: every query returns data from Prometheus scraping a loaded operator"
+DASHBOARD_PNG= hack/dashboard-check.sh 60
+
 echo "==> fuzz (60 s per target)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} hack/fuzz.sh
 
