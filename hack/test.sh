@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit tests, integration tests against a real
 # kube-apiserver + etcd (built once from the Go module proxy and cached; see hack/controlplane.sh),
-# and the fuzz targets (hack/fuzz.sh).
+# the chart's alerts (promtool) and dashboard queries (a real Prometheus), and the fuzz targets
+# (hack/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
