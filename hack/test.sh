@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit tests, integration tests against a real
 # kube-apiserver + etcd (built once from the Go module proxy and cached; see hack/controlplane.sh),
-# end-to-end tests on a real node (hack/node.sh; tests/e2e) and the fuzz targets (hack/fuzz.sh).
+# end-to-end tests on a real node (hack/node.sh; tests/e2e), the vendors' SCIM suites, the chart's
+# alerts (promtool) and dashboard queries (a real Prometheus), and the fuzz targets (hack/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,9 @@ hack/chart-package.sh >/dev/null
 echo "==> a real node (kubelet, kube-proxy, scheduler, controller-manager, containerd; tests/e2e)"
 SCIM_OPERATOR_NODE=$(hack/node.sh build)
 export SCIM_OPERATOR_NODE
+echo "==> alerts: promtool check rules and promtool test rules (hack/promtool.sh)"
+hack/promtool.sh check rules charts/scim-operator/files/prometheus-rules.yaml
+hack/promtool.sh test rules tests/prometheus/rules_test.yaml
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -46,6 +50,8 @@ cargo test --all-targets --locked
 
 echo "==> vendor SCIM suites: Microsoft's Postman collection (newman), Okta's Runscope tests"
 hack/vendor-suites.sh
+echo "==> dashboard: every query returns data from Prometheus scraping a loaded operator"
+DASHBOARD_PNG= hack/dashboard-check.sh 60
 
 echo "==> fuzz (60 s per target)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} hack/fuzz.sh

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the SCIM endpoint, served at `/metrics`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -28,10 +28,34 @@ pub struct LatencyLabels {
     pub method: String,
 }
 
+/// Labels of a SCIM request to an existing Directory: the request's labels and the Directory's.
+/// Only Directories that exist get series, whatever URLs clients make up.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectoryRequestLabels {
+    pub namespace: String,
+    pub directory: String,
+    pub resource: String,
+    pub method: String,
+    pub status: u16,
+}
+
+/// Set by authentication once the request's Directory is found, so that [`track`] can count the
+/// request per Directory. A request whose Directory does not exist leaves it empty.
+#[derive(Clone, Debug, Default)]
+pub struct DirectorySlot(Arc<OnceLock<(String, String)>>);
+
+impl DirectorySlot {
+    /// Records that the request is to Directory `namespace/name`.
+    pub fn set(&self, namespace: &str, name: &str) {
+        let _ = self.0.set((namespace.to_string(), name.to_string()));
+    }
+}
+
 /// The registry and the SCIM endpoint's own metrics; other parts register theirs in `registry`.
 pub struct Metrics {
     pub registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    directory_requests: Family<DirectoryRequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
 }
 
@@ -47,10 +71,17 @@ impl Default for Metrics {
             "SCIM requests by resource, method and status",
             requests.clone(),
         );
+        let directory_requests = Family::<DirectoryRequestLabels, Counter>::default();
+        registry.register(
+            "scim_directory_requests",
+            "SCIM requests to an existing Directory by namespace, directory, resource, method and status",
+            directory_requests.clone(),
+        );
         registry.register("scim_request_duration_seconds", "SCIM request latency", latency.clone());
         Metrics {
             registry,
             requests,
+            directory_requests,
             latency,
         }
     }
@@ -93,11 +124,25 @@ fn method_of(method: &Method) -> String {
 }
 
 /// Middleware recording count and latency of each request.
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let resource = resource_of(request.extensions().get::<MatchedPath>());
     let method = method_of(request.method());
+    let directory = DirectorySlot::default();
+    request.extensions_mut().insert(directory.clone());
     let response = next.run(request).await;
+    if let Some((namespace, name)) = directory.0.get() {
+        metrics
+            .directory_requests
+            .get_or_create(&DirectoryRequestLabels {
+                namespace: namespace.clone(),
+                directory: name.clone(),
+                resource: resource.clone(),
+                method: method.clone(),
+                status: response.status().as_u16(),
+            })
+            .inc();
+    }
     metrics
         .requests
         .get_or_create(&RequestLabels {

@@ -296,6 +296,25 @@ fn directory_health() {
     assert_eq!(message, "DuplicateDirectory: namespace already has Directory \"okta\"");
 }
 
+/// The three scripts share one prelude (kstatus: observedGeneration, Stalled, Reconciling),
+/// stamped in from `prelude.lua` by `hack/argocd-prelude.py`; a hand edit of one copy fails here.
+#[test]
+fn each_script_carries_the_current_prelude() {
+    let prelude = std::fs::read_to_string(argocd_dir().join("prelude.lua")).unwrap();
+    assert!(prelude.contains("condition(\"Stalled\")") && prelude.contains("observedGeneration"));
+    for file in ["health-directory.lua", "health-rolebinding.lua", "health-workspace.lua"] {
+        let script = std::fs::read_to_string(argocd_dir().join(file)).unwrap();
+        let begin = script.find("\n-- BEGIN prelude").expect("BEGIN prelude line");
+        let body = &script[begin + 1..];
+        let body = &body[body.find('\n').unwrap() + 1..];
+        let end = body.find("-- END prelude\n").expect("END prelude line");
+        assert!(
+            body[..end] == prelude,
+            "docs/argocd/{file}: its prelude differs from prelude.lua; run hack/argocd-prelude.py"
+        );
+    }
+}
+
 /// The docs show the scripts verbatim: the argocd-cm snippet is generated from them.
 #[test]
 fn argocd_cm_snippet_matches_the_scripts() {

@@ -6,6 +6,9 @@
 --                namespace is ignored)
 --   Healthy      Ready=True. Conflicts are counted in the message; they make the Workspaces and
 --                RoleBindings concerned Degraded, not the Directory, which works as configured.
+-- BEGIN prelude: stamped from prelude.lua by hack/argocd-prelude.py; edit it there
+-- The kstatus part every health check shares: no status or an old observedGeneration is
+-- Progressing, Stalled=True is Degraded, Reconciling=True is Progressing.
 local hs = {}
 
 local function condition(kind)
@@ -57,6 +60,7 @@ if reconciling ~= nil and reconciling.status == "True" then
   hs.message = describe(reconciling)
   return hs
 end
+-- END prelude
 local ready = condition("Ready")
 if ready == nil or ready.status == "Unknown" then
   hs.status = "Progressing"

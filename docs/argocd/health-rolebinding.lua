@@ -6,6 +6,9 @@
 --                the binding holds the role the directory's conflictPolicy chose, and the
 --                identity provider's groups need fixing
 --   Healthy      Ready=True and no conflict
+-- BEGIN prelude: stamped from prelude.lua by hack/argocd-prelude.py; edit it there
+-- The kstatus part every health check shares: no status or an old observedGeneration is
+-- Progressing, Stalled=True is Degraded, Reconciling=True is Progressing.
 local hs = {}
 
 local function condition(kind)
@@ -57,6 +60,7 @@ if reconciling ~= nil and reconciling.status == "True" then
   hs.message = describe(reconciling)
   return hs
 end
+-- END prelude
 local conflict = condition("Conflict")
 if obj.status.conflict == true or (conflict ~= nil and conflict.status == "True") then
   hs.status = "Degraded"

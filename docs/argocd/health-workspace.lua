@@ -6,6 +6,9 @@
 --                role groups, or a role claimed by several groups: the identity provider needs fixing)
 --   Suspended    orphaned: no group feeds it any more, kept by workspaceDeletionPolicy Retain
 --   Healthy      Ready=True and no conflicts
+-- BEGIN prelude: stamped from prelude.lua by hack/argocd-prelude.py; edit it there
+-- The kstatus part every health check shares: no status or an old observedGeneration is
+-- Progressing, Stalled=True is Degraded, Reconciling=True is Progressing.
 local hs = {}
 
 local function condition(kind)
@@ -57,6 +60,7 @@ if reconciling ~= nil and reconciling.status == "True" then
   hs.message = describe(reconciling)
   return hs
 end
+-- END prelude
 if obj.status.orphaned == true then
   hs.status = "Suspended"
   local ready = condition("Ready")

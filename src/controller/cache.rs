@@ -250,6 +250,7 @@ fn spawn<K: Watched>(
     caches: &Arc<Caches>,
     share: Share<K>,
 ) {
+    caches.metrics.watch_started(&K::group(&()), &K::kind(&()));
     let cache = K::cache(caches).clone();
     let caches = Arc::downgrade(caches);
     let config = config.clone();
@@ -276,10 +277,12 @@ fn spawn<K: Watched>(
             let event = match event {
                 Ok(event) => event,
                 Err(error) => {
+                    caches.metrics.watch_error(&K::group(&()), &K::kind(&()));
                     tracing::warn!(kind = %K::kind(&()), %error, "watch failed; retrying");
                     continue;
                 }
             };
+            caches.metrics.watch_event(&K::group(&()), &K::kind(&()));
             share(K::cache(&caches), &event);
             relay.event(&caches, &event, spec_changed.load(Ordering::Relaxed));
         }
@@ -361,6 +364,7 @@ impl<K: Watched> Relay<K> {
 
 /// Runs the RoleBinding watch into the compact [`BindingCache`], with the same events as [`spawn`].
 fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<Caches>) {
+    caches.metrics.watch_started(&RoleBinding::group(&()), "RoleBinding");
     let caches = Arc::downgrade(caches);
     let config = config.clone();
     tokio::spawn(async move {
@@ -369,6 +373,11 @@ fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<
             let Some(caches) = caches.upgrade() else {
                 return;
             };
+            let group = RoleBinding::group(&());
+            match &event {
+                Ok(_) => caches.metrics.watch_event(&group, "RoleBinding"),
+                Err(_) => caches.metrics.watch_error(&group, "RoleBinding"),
+            }
             match event {
                 Ok(watcher::Event::Init) => {
                     caches.bindings.begin_relist();

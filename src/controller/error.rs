@@ -18,10 +18,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value [`Error::metric_label`] returns, so that the error counters can be served at 0
+    /// before the first error (an alert's `rate()` then sees the first one).
+    pub const METRIC_LABELS: &[&str] = &[
+        "conflict",
+        "not_found",
+        "api",
+        "transport",
+        "missing_field",
+        "caches_gone",
+        "lease",
+    ];
+
     /// A short, bounded label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(kube::Error::Api(status)) if status.code == 409 => "conflict",
+            // The object was deleted while it was reconciled (e.g. a user deleted through SCIM
+            // during its reconcile): transient by nature, the deletion is handled on its own.
+            Error::Kube(kube::Error::Api(status)) if status.code == 404 => "not_found",
             Error::Kube(kube::Error::Api(_)) => "api",
             Error::Kube(_) => "transport",
             Error::MissingField(_) => "missing_field",
@@ -40,3 +55,30 @@ impl Error {
 
 /// The controller's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_labels_lists_every_label() {
+        let api = |code| {
+            let mut status = kube::core::Status::failure("x", "x");
+            status.code = code;
+            Error::Kube(kube::Error::Api(status.boxed()))
+        };
+        assert_eq!(api(404).metric_label(), "not_found");
+        let errors = [
+            api(409),
+            api(404),
+            api(403),
+            Error::MissingField("x"),
+            Error::CachesGone,
+            Error::LeaseTimeout,
+            Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded),
+        ];
+        for error in &errors {
+            assert!(Error::METRIC_LABELS.contains(&error.metric_label()), "{error}");
+        }
+    }
+}

@@ -195,13 +195,13 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
             }
         };
         tracing::info!(identity = %config.identity, "acquired leader lease");
-        config.metrics.leader.set(1);
+        config.metrics.set_leader(&config.identity, true);
         let outcome = tokio::select! {
             result = lead(ctx.clone(), &config) => Some(result),
             _ = elector.hold(config.renew_interval, acquired) => None,
             _ = &mut shutdown => {
                 ctx.caches.triggers.set_user_queue(None);
-                config.metrics.leader.set(0);
+                config.metrics.set_leader(&config.identity, false);
                 match elector.release().await {
                     Ok(()) => {}
                     // Uninstalling: the release's RBAC and ServiceAccount are gone before its Pods.
@@ -214,7 +214,7 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
             }
         };
         ctx.caches.triggers.set_user_queue(None);
-        config.metrics.leader.set(0);
+        config.metrics.set_leader(&config.identity, false);
         match outcome {
             Some(result) => return result,
             None => tracing::warn!("lost the leader lease; stopped reconciling"),

@@ -25,6 +25,7 @@ use crate::rules::{
 
 /// Reconciles one namespace.
 pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
+    let _timer = ctx.metrics.time("Namespace");
     ctx.caches.ready().await?;
     let now = Time(jiff::Timestamp::now());
     let in_ns = |o: &dyn ResourceNs| o.ns() == Some(ns);
@@ -76,9 +77,11 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     let summaries: BTreeMap<String, WorkspaceSummary> = tallies.into_iter().map(|(k, t)| (k, t.finish())).collect();
 
     let mut conflicts = 0;
+    let mut per_workspace = BTreeMap::new();
     for (name, ws) in &planned {
         let summary = summaries.get(name).cloned().unwrap_or_default();
         conflicts += summary.conflicts;
+        per_workspace.insert(name.clone(), summary.conflicts);
         let collision = ws.name_collision().then_some(ws.keys.as_slice());
         // Each workspace gets its namespace, unless one that is not ours holds the name.
         let claim = match (native, &dir_name) {
@@ -183,6 +186,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             namespace: ns.to_string(),
         })
         .set(conflicts as i64);
+    ctx.metrics.set_workspace_conflicts(ns, &per_workspace);
     ctx.metrics.set_objects(ns, "User", counts.users);
     ctx.metrics.set_objects(ns, "Group", counts.groups);
     ctx.metrics.set_objects(ns, "Workspace", counts.workspaces);

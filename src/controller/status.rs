@@ -43,6 +43,30 @@ fn prev(conditions: Option<&Vec<Condition>>) -> &[Condition] {
     conditions.map(Vec::as_slice).unwrap_or(&[])
 }
 
+/// Adds kstatus's `Stalled` (`stalled`: progress needs a change by someone) or `Reconciling`
+/// (`reconciling`: work under way), each with the `Ready` condition's reason and message, when
+/// true. Both have "abnormal-true" polarity, so they are left out otherwise, as kstatus expects.
+fn kstatus(conditions: &mut Vec<Condition>, old: &[Condition], stalled: bool, reconciling: bool, now: &Time) {
+    let Some(ready) = conditions.iter().find(|c| c.type_ == condition::READY).cloned() else {
+        return;
+    };
+    for (type_, on) in [(condition::STALLED, stalled), (condition::RECONCILING, reconciling)] {
+        if on {
+            let generation = ready.observed_generation;
+            set_condition(
+                conditions,
+                old,
+                type_,
+                true,
+                &ready.reason,
+                ready.message.clone(),
+                generation,
+                now,
+            );
+        }
+    }
+}
+
 /// The message of the User `Conflict` condition: one sentence per workspace in conflict.
 pub fn user_conflict_message(plan: &UserPlan, policy: ConflictPolicy) -> String {
     plan.conflicts()
@@ -215,6 +239,9 @@ pub fn workspace_status(
             now,
         ),
     }
+    // A name collision or a namespace that is not ours cannot settle without a change elsewhere.
+    let stalled = summary.is_some() && (collision.is_some() || not_owned.is_some());
+    kstatus(&mut conditions, old, stalled, false, now);
     let conflict = s.conflicts > 0;
     let (why, message) = if conflict {
         let first: Vec<String> = s
@@ -392,6 +419,21 @@ pub fn directory_status(
         why,
         message,
         generation,
+        now,
+    );
+    // A duplicate or a bad prefix needs the admin to change something; a deletion is under way.
+    let stalled = matches!(
+        standing,
+        Standing::Duplicate { .. }
+            | Standing::InCharge {
+                prefix_problem: Some(_)
+            }
+    );
+    kstatus(
+        &mut conditions,
+        old,
+        stalled,
+        matches!(standing, Standing::Deleting),
         now,
     );
     let duplicate = matches!(standing, Standing::Duplicate { .. });

@@ -19,6 +19,7 @@ use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
 pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.time("User");
     ctx.caches.ready().await?;
     let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let id = user.name_any();

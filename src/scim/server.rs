@@ -220,6 +220,11 @@ impl FromRequestParts<AppState> for Authorized {
             .cloned()
             // 401 rather than 404: an unauthenticated client learns nothing about which directories exist.
             .ok_or_else(ScimError::unauthorized)?;
+        // Counted per Directory from here on, failed authentication included: a wrong token is
+        // what gets an Entra app quarantined. Only existing Directories get series.
+        if let Some(slot) = parts.extensions.get::<crate::metrics::DirectorySlot>() {
+            slot.set(namespace, name);
+        }
         let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         state.auth.check(&directory, authorization).await?;
         if let Some(active) = directories.first()

@@ -27,6 +27,30 @@ async fn duplicate_directory_is_reported() {
     let status = dir.status.unwrap();
     let message = &condition(&status.conditions, "Ready").unwrap().message;
     assert!(message.contains("entra"), "{message}");
+    // kstatus: only the admin can fix a duplicate, so it is Stalled, at the generation it saw;
+    // `kubectl wait` (what a pipeline runs) sees it.
+    let stalled = condition(&status.conditions, "Stalled").expect("Stalled");
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "DuplicateDirectory")
+    );
+    assert_eq!(stalled.observed_generation, dir.metadata.generation);
+    let waited = super::support::kubectl(&[
+        "wait",
+        "-n",
+        &env.ns,
+        "--for=condition=Stalled",
+        "--timeout=30s",
+        "directory/second",
+    ])
+    .await;
+    assert!(waited.is_ok(), "{waited:?}");
+    let first: Directory = Api::namespaced(env.client.clone(), &env.ns).get("entra").await.unwrap();
+    let first = first.status.unwrap().conditions;
+    assert!(
+        condition(&first, "Stalled").is_none() && condition(&first, "Reconciling").is_none(),
+        "{first:?}"
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use super::rbac::apply_chart;
 use super::support::{self, scim};
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 }
 
 /// The literal `env` entries of the rendered container (downward-API ones get test values).
-fn chart_env(ns: &str) -> Vec<(String, String)> {
+pub(super) fn chart_env(ns: &str) -> Vec<(String, String)> {
     let objects = objects(&template(ns, ns, &["crds.install=false"]).unwrap());
     let deployment = find(&objects, "Deployment", &format!("{ns}-scim-operator"));
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]

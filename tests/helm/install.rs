@@ -15,8 +15,9 @@ use super::chart::*;
 use super::render::ALL_ON;
 use super::support;
 
-/// A minimal ServiceMonitor CRD (the real one comes with the Prometheus operator), so that the
-/// chart's ServiceMonitor can be validated by the API server too.
+/// Minimal ServiceMonitor and PrometheusRule CRDs (the real ones come with the Prometheus
+/// operator), so that the chart's ServiceMonitor and PrometheusRule can be validated by the API
+/// server too.
 const SERVICE_MONITOR_CRD: &str = "\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -26,6 +27,23 @@ spec:
   group: monitoring.coreos.com
   scope: Namespaced
   names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: prometheusrules.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {kind: PrometheusRule, listKind: PrometheusRuleList, plural: prometheusrules, singular: prometheusrule}
   versions:
   - name: v1
     served: true
@@ -72,6 +90,7 @@ async fn every_rendered_object_passes_server_side_dry_run() {
             "wait",
             "--for=condition=Established",
             "crd/servicemonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
         ],
         "",
     )

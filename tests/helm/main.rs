@@ -10,6 +10,7 @@ mod chart;
 mod controller_rbac;
 mod image;
 mod install;
+mod monitoring;
 mod rbac;
 mod releases;
 mod render;

@@ -10,6 +10,8 @@ pub const ALL_ON: &[&str] = &[
     "ingress.host=scim.example.org",
     "ingress.tlsSecretName=scim-tls",
     "metrics.serviceMonitor.enabled=true",
+    "metrics.prometheusRule.enabled=true",
+    "metrics.dashboard.enabled=true",
     "networkPolicy.enabled=true",
     "podDisruptionBudget.enabled=true",
     "nativeRbac.enabled=true",
@@ -134,6 +136,8 @@ fn defaults_render_a_restricted_deployment() {
     for kind in [
         "Ingress",
         "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
         "NetworkPolicy",
         "PodDisruptionBudget",
         "Directory",
@@ -356,6 +360,10 @@ fn schema_rejects_bad_values() {
         ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
         ("service.port=70000", "/service/port"),
         ("config.logFormat=xml", "/config/logFormat"),
+        (
+            "metrics.prometheusRule.runbookBaseUrl=wiki/runbooks",
+            "/metrics/prometheusRule/runbookBaseUrl",
+        ),
     ] {
         let error = template("rel", "ops", &[set]).expect_err(set);
         assert!(error.contains(message), "{set}: {error}");

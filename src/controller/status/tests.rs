@@ -177,3 +177,66 @@ fn directory_base_url_is_absolute_with_an_external_url() {
     assert_eq!(status.scim_base_url.as_deref(), Some(url));
     assert_eq!(status.conditions[0].message, format!("serving SCIM at {url}"));
 }
+
+/// `(type, reason, observedGeneration)` of the kstatus conditions `Stalled` and `Reconciling`.
+fn kstatus_conditions(conditions: &[Condition]) -> Vec<(String, String, Option<i64>)> {
+    conditions
+        .iter()
+        .filter(|c| c.type_ == condition::STALLED || c.type_ == condition::RECONCILING)
+        .inspect(|c| assert_eq!(c.status, "True", "abnormal-true polarity: present only when true"))
+        .map(|c| (c.type_.clone(), c.reason.clone(), c.observed_generation))
+        .collect()
+}
+
+fn kstatus_condition(type_: &str, reason: &str) -> Vec<(String, String, Option<i64>)> {
+    vec![(type_.to_string(), reason.to_string(), Some(3))]
+}
+
+#[test]
+fn workspaces_that_need_a_change_elsewhere_are_stalled() {
+    let summary = WorkspaceSummary::default();
+    let keys = vec!["Sales".to_string(), "sales!".to_string()];
+    let collision = workspace_status(None, Some(&summary), Some(&keys), None, Some(3), &now());
+    assert_eq!(
+        kstatus_conditions(&collision.conditions),
+        kstatus_condition(condition::STALLED, rules::reason::NAME_COLLISION)
+    );
+    let not_owned = workspace_status(None, Some(&summary), None, Some("not ours"), Some(3), &now());
+    assert_eq!(
+        kstatus_conditions(&not_owned.conditions),
+        kstatus_condition(condition::STALLED, reason::NAMESPACE_NOT_OWNED)
+    );
+    // Provisioned, or orphaned on purpose (Retain): neither stalled nor reconciling.
+    let ready = workspace_status(None, Some(&summary), None, None, Some(3), &now());
+    assert_eq!(kstatus_conditions(&ready.conditions), []);
+    let orphaned = workspace_status(None, None, None, None, Some(3), &now());
+    assert_eq!(kstatus_conditions(&orphaned.conditions), []);
+}
+
+#[test]
+fn directories_are_stalled_when_the_admin_must_act_and_reconciling_while_deleted() {
+    let counts = DirectoryCounts::default();
+    for (standing, expected) in [
+        (
+            Standing::Duplicate { older: "first" },
+            kstatus_condition(condition::STALLED, reason::DUPLICATE_DIRECTORY),
+        ),
+        (
+            Standing::InCharge {
+                prefix_problem: Some("prefix reaches kube-"),
+            },
+            kstatus_condition(condition::STALLED, reason::INVALID_NAMESPACE_PREFIX),
+        ),
+        (
+            Standing::Deleting,
+            kstatus_condition(condition::RECONCILING, reason::DELETING),
+        ),
+        (Standing::InCharge { prefix_problem: None }, vec![]),
+    ] {
+        let status = directory_status(None, "", "ns", "entra", standing, &counts, Some(3), &now());
+        assert_eq!(kstatus_conditions(&status.conditions), expected);
+        // Resynced unchanged, the status is identical (no write).
+        let again = directory_status(Some(&status), "", "ns", "entra", standing, &counts, Some(3), &now());
+        assert_eq!(again, status);
+    }
+}
