@@ -108,7 +108,8 @@ impl IntoResponse for ScimError {
 }
 
 impl From<kube::Error> for ScimError {
-    /// API-server failures the handlers did not expect: unreachable or overloaded → 503, else 500.
+    /// API-server failures the handlers did not expect: unreachable, overloaded, restarting or
+    /// refusing the operator → 503, else 500.
     /// Logs carry the status code and reason only: an API message can quote a stored value (a
     /// userName, an email), and logs must not carry personal data.
     fn from(err: kube::Error) -> Self {
@@ -116,6 +117,14 @@ impl From<kube::Error> for ScimError {
             kube::Error::Api(status) if status.code == 429 || status.code >= 500 => {
                 tracing::warn!(code = status.code, reason = %status.reason, "API server refused a request");
                 ScimError::unavailable("the Kubernetes API server is overloaded or unavailable")
+            }
+            // Right after kube-apiserver (re)starts it answers 404 for custom resources until it
+            // serves their CRDs again, and may refuse credentials until its caches are warm; the
+            // handlers deal with the 404s they expect. Transient, or (if it lasts) an install
+            // problem: either way nothing was stored, so the client should retry.
+            kube::Error::Api(status) if matches!(status.code, 401 | 403 | 404) => {
+                tracing::warn!(code = status.code, reason = %status.reason, "API server refused a request");
+                ScimError::unavailable("the Kubernetes API server does not serve this request yet")
             }
             kube::Error::Api(status) => {
                 tracing::error!(code = status.code, reason = %status.reason, "unexpected API error");
@@ -170,13 +179,13 @@ mod tests {
         let message =
             r#"User.scim-operator.io "u-1" is invalid: spec.userName: Invalid value: "pii.person@example.com""#;
         let errors = tracing::subscriber::with_default(subscriber, || {
-            [422, 403, 500].map(|code| {
+            [422, 403, 404, 500].map(|code| {
                 ScimError::from(kube::Error::Api(Box::new(
                     kube::core::Status::failure(message, "Invalid").with_code(code),
                 )))
             })
         });
-        assert_eq!(errors.map(|e| e.status.as_u16()), [500, 500, 503]);
+        assert_eq!(errors.map(|e| e.status.as_u16()), [500, 503, 503, 503]);
         let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert!(logs.contains("code=422") && logs.contains("Invalid"), "{logs}");
         assert!(!logs.contains("pii.person"), "{logs}");
