@@ -3,7 +3,7 @@
 //! Members live on the member Users (`spec.groups`), so a membership change writes only the users
 //! it concerns and a group of any size stays a small object. Group PATCH answers 204, as Entra expects.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,6 +16,7 @@ use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
 use super::patch;
+use super::request::IdPath;
 use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
@@ -140,10 +141,10 @@ fn respond(state: &AppState, auth: &Authorized, group: &Group, status: StatusCod
 pub async fn get(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let group = find(&state, &auth.namespace, &params["id"]).await?;
+    let group = find(&state, &auth.namespace, &id).await?;
     Ok(respond(
         &state,
         &auth,
@@ -352,17 +353,16 @@ async fn update(
 pub async fn replace(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
     let (spec, members) = parse_body(body)?;
-    let id = &params["id"];
-    update(&state, &auth, id, &headers, |_, _| {
+    update(&state, &auth, &id, &headers, |_, _| {
         Ok((spec.clone(), Some(members.clone().unwrap_or_default())))
     })
     .await?;
-    let group = find(&state, &auth.namespace, id).await?;
+    let group = find(&state, &auth.namespace, &id).await?;
     Ok(respond(&state, &auth, &group, StatusCode::OK, &Selection::default()))
 }
 
@@ -389,15 +389,15 @@ fn patch_touches_members(body: &Value) -> bool {
 pub async fn patch(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ScimResult<StatusCode> {
     if let Some(ops) = member_value_ops(&body) {
-        return patch_members(&state, &auth, &params["id"], &headers, &ops).await;
+        return patch_members(&state, &auth, &id, &headers, &ops).await;
     }
     let touches_members = patch_touches_members(&body);
-    update(&state, &auth, &params["id"], &headers, |current, members| {
+    update(&state, &auth, &id, &headers, |current, members| {
         let refs: Vec<Reference<'_>> = members.iter().map(|id| Reference { id, display: None }).collect();
         let scim = group_to_scim(current, &auth.base_url, touches_members.then_some(refs.as_slice()));
         let patched = patch::apply_patch(&scim, &GROUP_RESOURCE, &body)
@@ -537,16 +537,15 @@ async fn patch_members(
 pub async fn delete(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     headers: HeaderMap,
 ) -> ScimResult<StatusCode> {
-    let id = &params["id"];
-    let current: Group = find(&state, &auth.namespace, id).await?;
+    let current: Group = find(&state, &auth.namespace, &id).await?;
     check_if_match(&headers, &etag(&current))?;
     let members: Vec<String> = state
         .store
-        .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
-    set_membership(&state, &auth.namespace, id, &members, false).await?;
+        .read(&auth.namespace, |ns| ns.members(&id).cloned().collect());
+    set_membership(&state, &auth.namespace, &id, &members, false).await?;
     write::delete(&state, &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");
     Ok(StatusCode::NO_CONTENT)

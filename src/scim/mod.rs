@@ -11,6 +11,7 @@ pub mod filter;
 mod groups;
 mod list;
 pub mod patch;
+pub mod request;
 pub mod resource;
 pub mod schema;
 mod search;

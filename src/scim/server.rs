@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::Authenticator;
 use super::error::{SCIM_JSON, ScimError, ScimResult};
+use super::request::DirectoryPath;
 use super::store::Store;
 use super::{discovery, groups, search, users};
 use crate::api::Directory;
@@ -204,10 +205,10 @@ impl FromRequestParts<AppState> for Authorized {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ScimResult<Self> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        let Path(DirectoryPath { namespace, directory }) = Path::<DirectoryPath>::from_request_parts(parts, state)
             .await
             .map_err(|_| ScimError::not_found("no such SCIM endpoint"))?;
-        let (namespace, name) = (&params["namespace"], &params["directory"]);
+        let (namespace, name) = (namespace.as_str(), directory.as_str());
         if !state.store.is_ready() {
             return Err(ScimError::unavailable("the server is still loading its cache"));
         }
@@ -216,14 +217,14 @@ impl FromRequestParts<AppState> for Authorized {
         let directories = state.store.directories(namespace);
         let directory = directories
             .iter()
-            .find(|d| d.name_any() == *name)
+            .find(|d| d.name_any() == name)
             .cloned()
             // 401 rather than 404: an unauthenticated client learns nothing about which directories exist.
             .ok_or_else(ScimError::unauthorized)?;
         let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         state.auth.check(&directory, authorization).await?;
         if let Some(active) = directories.first()
-            && active.name_any() != *name
+            && active.name_any() != name
         {
             return Err(ScimError::not_found(format!(
                 "directory {namespace}/{name} is not active: namespace {namespace} already has directory {}",
@@ -233,7 +234,7 @@ impl FromRequestParts<AppState> for Authorized {
         // Taken before the body is read: a tenant trickling bodies holds only its own slots.
         let slot = state.slots.acquire(namespace, name)?;
         Ok(Authorized {
-            namespace: namespace.clone(),
+            namespace: namespace.to_string(),
             directory,
             base_url: format!(
                 "{}/scim/v2/{namespace}/{name}",

@@ -1,7 +1,5 @@
 //! `/Users`: list, get, create, replace (PUT), patch, delete.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,6 +11,7 @@ use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
 use super::patch;
+use super::request::IdPath;
 use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
 use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
@@ -107,10 +106,10 @@ fn respond(
 pub async fn get(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let user = find(&state, &auth.namespace, &params["id"]).await?;
+    let user = find(&state, &auth.namespace, &id).await?;
     let selection = Selection::parse(&query, &USER_RESOURCE);
     Ok(respond(&state, &auth, &user, StatusCode::OK, Some(&selection)))
 }
@@ -182,12 +181,12 @@ async fn update(
 pub async fn replace(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
     let spec = parse_body(body)?;
-    let user = update(&state, &auth, &params["id"], &headers, |_| Ok(spec.clone())).await?;
+    let user = update(&state, &auth, &id, &headers, |_| Ok(spec.clone())).await?;
     Ok(respond(&state, &auth, &user, StatusCode::OK, None))
 }
 
@@ -195,11 +194,11 @@ pub async fn replace(
 pub async fn patch(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
-    let user = update(&state, &auth, &params["id"], &headers, |current| {
+    let user = update(&state, &auth, &id, &headers, |current| {
         let scim = user_to_scim(current, &auth.base_url, &[]);
         let patched = patch::apply_patch(&scim, &USER_RESOURCE, &body)
             .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
@@ -213,11 +212,10 @@ pub async fn patch(
 pub async fn delete(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     headers: HeaderMap,
 ) -> ScimResult<StatusCode> {
-    let id = &params["id"];
-    let current: User = find(&state, &auth.namespace, id).await?;
+    let current: User = find(&state, &auth.namespace, &id).await?;
     check_if_match(&headers, &etag(&current))?;
     write::delete(&state, &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, "user deleted");
