@@ -8,11 +8,10 @@ use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimResult};
 use super::list::LIST_RESPONSE;
-use super::request::{IdPath, NamePath};
+use super::request::{AppState, Authorized, IdPath, NamePath, scim_response};
 use super::schema::{
     AttrType, Attribute, GROUP_RESOURCE, Mutability, ResourceType, Returned, Schema, USER_RESOURCE, Uniqueness,
 };
-use super::server::{AppState, Authorized, scim_response};
 
 const RESOURCE_TYPES: [&ResourceType; 2] = [&USER_RESOURCE, &GROUP_RESOURCE];
 

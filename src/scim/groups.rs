@@ -16,10 +16,9 @@ use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
 use super::patch;
-use super::request::IdPath;
+use super::request::{AppState, Authorized, IdPath, ScimJson, check_if_match, scim_response};
 use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
-use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
 use super::write::{
     self, Created, USER_ID_PREFIX, create_claimed, find, is_valid_id, replace_edited, set_membership, stamp,

@@ -14,9 +14,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::claims::{self, Keyed};
-use super::error::{ScimError, ScimResult};
-use super::resource::{LAST_MODIFIED, etag};
-use super::server::{AppState, check_if_match};
+use super::error::{ScimError, ScimResult, is_conflict};
+use super::request::{AppState, check_if_match};
+use super::resource::{LAST_MODIFIED, etag, now};
 use super::store::Cached;
 use crate::api::{User, labels};
 
@@ -48,12 +48,6 @@ pub fn is_valid_id(prefix: char, id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
-pub fn now() -> String {
-    let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
 }
 
 /// Labels and annotations of an object the SCIM endpoint writes.
@@ -125,11 +119,6 @@ fn record<K: Cached>(state: &AppState, id: &str, obj: K) {
     if obj.meta().name.as_deref() == Some(id) && obj.meta().resource_version.is_some() {
         state.store.record(obj);
     }
-}
-
-/// Whether an API error is a lost optimistic-concurrency race.
-pub fn is_conflict(err: &kube::Error) -> bool {
-    matches!(err, kube::Error::Api(s) if s.is_conflict())
 }
 
 /// Adds users to (or removes them from) a group by editing each member's `spec.groups`.
