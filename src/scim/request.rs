@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kube::{Client, ResourceExt};
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::auth::Authenticator;
 use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::store::Store;
+use super::write::{Precondition, Writer};
 use crate::api::Directory;
 
 /// Settings of the SCIM endpoint.
@@ -91,6 +92,17 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub slots: DirectorySlots,
     pub config: ScimConfig,
+}
+
+impl AppState {
+    /// What the write path needs of this state.
+    pub fn writer(&self) -> Writer<'_> {
+        Writer {
+            client: &self.client,
+            store: &self.store,
+            claim_grace: self.config.claim_grace,
+        }
+    }
 }
 
 /// An authenticated request to one directory's endpoint.
@@ -195,19 +207,21 @@ pub fn scim_response(status: StatusCode, body: &Value, etag: Option<&str>) -> Re
     response
 }
 
-/// Fails with 412 when `If-Match` is present and names none of the current version's ETags.
-pub fn check_if_match(headers: &HeaderMap, current_etag: &str) -> ScimResult<()> {
-    let Some(value) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let strip = |e: &str| e.trim().trim_start_matches("W/").trim_matches('"').to_string();
-    let current = strip(current_etag);
-    if value.split(',').any(|e| e.trim() == "*" || strip(e) == current) {
-        Ok(())
-    } else {
-        Err(ScimError::precondition_failed(format!(
-            "If-Match does not match the current version {current_etag}"
-        )))
+/// The request's `If-Match` as a write precondition; `None` without the header.
+pub struct IfMatch(pub Option<Precondition>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> ScimResult<Self> {
+        // A value that is not visible ASCII names no ETag of ours; it never fails the check, but
+        // a lost race under it still answers 412, as under any If-Match.
+        Ok(IfMatch(
+            parts
+                .headers
+                .get(header::IF_MATCH)
+                .map(|v| Precondition::if_match(v.to_str().unwrap_or("*"))),
+        ))
     }
 }
 
