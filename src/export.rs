@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
-use crate::scim::resource::LAST_MODIFIED;
 
 /// Annotations that change without a provisioning change; never exported.
 pub const VOLATILE_ANNOTATIONS: &[&str] = &[

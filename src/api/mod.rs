@@ -8,6 +8,7 @@ mod claim;
 mod conditions;
 mod directory;
 mod group;
+mod names;
 mod rolebinding;
 mod user;
 mod workspace;
@@ -16,6 +17,7 @@ pub use claim::*;
 pub use conditions::*;
 pub use directory::*;
 pub use group::*;
+pub use names::{annotations, labels};
 pub use rolebinding::*;
 pub use user::*;
 pub use workspace::*;
@@ -29,22 +31,6 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "scim-operator.io";
 /// The API version of every kind here.
 pub const VERSION: &str = "v1alpha1";
-
-/// Labels and annotations this operator puts on the objects it writes.
-pub mod labels {
-    /// The prefix of this operator's own labels.
-    pub const PREFIX: &str = "scim-operator.io/";
-    /// The `Directory` an object belongs to.
-    pub const DIRECTORY: &str = "scim-operator.io/directory";
-    /// The `User` a `RoleBinding` was derived from.
-    pub const USER: &str = "scim-operator.io/user";
-    /// The `Workspace` a `RoleBinding` or `Group` feeds.
-    pub const WORKSPACE: &str = "scim-operator.io/workspace";
-    /// Standard label naming the writer of derived objects.
-    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-    /// The value of [`MANAGED_BY`].
-    pub const MANAGER: &str = "scim-operator";
-}
 
 /// A role: organisation level (`owner`, `admin`, `member`) or in a workspace
 /// (`admin`, `manager`, `member`).

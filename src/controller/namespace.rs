@@ -18,10 +18,10 @@ use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, Standing, directory_status, group_status, token_condition, workspace_status};
 use super::{Context, Result, native};
-use crate::api::{Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels};
-use crate::rules::{
-    self, GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces,
+use crate::api::{
+    Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason,
 };
+use crate::rules::{GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces};
 
 /// Reconciles one namespace.
 pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
@@ -293,7 +293,7 @@ async fn report_missing_directory(ctx: &Context, ns: &str, missing: bool) {
     }
     let event = Event {
         type_: EventType::Warning,
-        reason: rules::reason::DIRECTORY_MISSING.into(),
+        reason: reason::DIRECTORY_MISSING.into(),
         note: Some(format!(
             "namespace {ns:?} has no active Directory (none, or it is being deleted): every RoleBinding made for its users, native ones included, is removed until one exists"
         )),

@@ -36,32 +36,3 @@ pub use workspace::{
     MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces, workspace_summaries,
     workspace_summary,
 };
-
-/// Condition reasons (CamelCase) for what the rules decide.
-pub mod reason {
-    /// User: active and bound.
-    pub const ACTIVE: &str = "Active";
-    /// User: `active: false`, no bindings.
-    pub const SUSPENDED: &str = "Suspended";
-    /// User: outside the directory's allowed email domains, no bindings.
-    pub const DOMAIN_NOT_ALLOWED: &str = "DomainNotAllowed";
-    /// User: the namespace has no active Directory, no bindings. Also the Event's reason.
-    pub const DIRECTORY_MISSING: &str = "DirectoryMissing";
-    /// Group: `ws-{group}-role-{role}`, feeds a workspace.
-    pub const WORKSPACE_GROUP: &str = "WorkspaceGroup";
-    /// Group: display name does not start with `ws-`.
-    pub const NO_WORKSPACE_PREFIX: &str = "NoWorkspacePrefix";
-    /// Group: no `-role-` after `ws-`.
-    pub const NO_ROLE_SEPARATOR: &str = "NoRoleSeparator";
-    /// Group: nothing between `ws-` and `-role-`.
-    pub const EMPTY_WORKSPACE_NAME: &str = "EmptyWorkspaceName";
-    /// Group: the role is not admin, manager or member.
-    pub const UNKNOWN_WORKSPACE_ROLE: &str = "UnknownWorkspaceRole";
-    /// User, RoleBinding, Workspace: in several role groups of one workspace (or several groups
-    /// claim one role).
-    pub const CONFLICT: &str = "MultipleRoleGroups";
-    /// No conflict.
-    pub const NO_CONFLICT: &str = "NoConflict";
-    /// Workspace: two different workspace names hashed to the same object name.
-    pub const NAME_COLLISION: &str = "NameCollision";
-}

@@ -24,6 +24,7 @@ use super::write::{
     self, Created, Precondition, USER_ID_PREFIX, create_claimed, find, is_valid_id, replace_edited, set_membership,
     stamp, unknown_member,
 };
+use crate::api::annotations::PENDING_MEMBERS;
 use crate::api::{Group, GroupSpec, User};
 
 /// A Group as SCIM JSON; its members only when `with_members`.
@@ -157,10 +158,6 @@ fn parse_body(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<String>>)> {
     patch::normalize(&mut body, &GROUP_RESOURCE).map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
     group_from_scim(body)
 }
-
-/// Annotation of a group created with members until all of them are written: a retried
-/// `POST /Groups` with its displayName then continues that creation instead of answering 409.
-pub const PENDING_MEMBERS: &str = "scim-operator.io/pending-members";
 
 fn is_pending(group: &Group) -> bool {
     group.annotations().contains_key(PENDING_MEMBERS)

@@ -7,10 +7,8 @@ use serde_json::{Map, Value, json};
 use super::error::{ScimError, ScimResult};
 use super::filter::{AttrPath, Filter, parse_patch_path};
 use super::schema::{ENTERPRISE_USER_SCHEMA_ID, GROUP_SCHEMA_ID, ResourceType, Returned, USER_SCHEMA_ID};
+use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{Group, GroupSpec, User, UserSpec};
-
-/// Annotation holding the time of the last SCIM write (`meta.lastModified`).
-pub const LAST_MODIFIED: &str = "scim-operator.io/last-modified";
 
 /// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
 pub fn now() -> String {

@@ -14,8 +14,9 @@ use serde_json::json;
 
 use super::claims::{self, Keyed};
 use super::error::{ScimError, ScimResult, is_conflict};
-use super::resource::{LAST_MODIFIED, etag, now};
+use super::resource::{etag, now};
 use super::store::{Cached, Store};
+use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{User, labels};
 
 /// How many times an update is retried after losing a race with another writer.

@@ -52,7 +52,7 @@ fn suspended_user_has_no_role_and_says_why() {
     assert_eq!(status.org_role, None);
     assert_eq!(status.workspace_count, 0);
     let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
-    assert_eq!(ready.reason, rules::reason::SUSPENDED);
+    assert_eq!(ready.reason, reason::SUSPENDED);
 }
 
 #[test]
