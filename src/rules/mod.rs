@@ -12,13 +12,15 @@
 //!    RoleBindings to apply, [`UserPlan::workspace_roles`] the User status;
 //! 5. [`workspace_summaries`] in one pass over all user plans (or [`workspace_summary`] /
 //!    [`WorkspaceTally`] per workspace) — counts per role and the first conflicts for the
-//!    Workspace status;
+//!    Workspace status; [`plan_namespace`] does 3 to 5 for a whole namespace, with each group's
+//!    rivals for the Group status;
 //! 6. apply and update status (I/O).
 
 mod domains;
 mod group_name;
 mod groups;
 mod names;
+mod namespace;
 mod plan;
 mod roles;
 mod workspace;
@@ -30,6 +32,7 @@ pub use names::{
     MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name, workspace_binding_name,
     workspace_key, workspace_object_name,
 };
+pub use namespace::{NamespacePlan, plan_namespace};
 pub use plan::{DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user};
 pub use roles::{org_role, resolve, workspace_role};
 pub use workspace::{
