@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
-use crate::scim::resource::LAST_MODIFIED;
 
 /// Annotations that change without a provisioning change; never exported.
 pub const VOLATILE_ANNOTATIONS: &[&str] = &[
@@ -148,21 +148,10 @@ pub fn clean(mut object: Value) -> Value {
 
 /// YAML with the top-level keys in Kubernetes order and every other map sorted by key.
 pub fn to_yaml(object: &Value) -> anyhow::Result<String> {
-    const HEAD: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
     let Value::Object(map) = object else {
         bail!("not an object");
     };
-    let mut top = serde_yaml::Mapping::new();
-    for key in HEAD {
-        if let Some(value) = map.get(key) {
-            top.insert(key.into(), sorted(value));
-        }
-    }
-    let rest: BTreeMap<&String, &Value> = map.iter().filter(|(k, _)| !HEAD.contains(&k.as_str())).collect();
-    for (key, value) in rest {
-        top.insert(key.as_str().into(), sorted(value));
-    }
-    let yaml = serde_yaml::to_string(&serde_yaml::Value::Mapping(top))?;
+    let yaml = crate::yaml::to_string(&Top(map))?;
     Ok(if yaml.ends_with('\n') {
         yaml
     } else {
@@ -170,20 +159,54 @@ pub fn to_yaml(object: &Value) -> anyhow::Result<String> {
     })
 }
 
-/// A YAML value with every map's keys sorted; lists keep their (already deterministic) order.
-fn sorted(value: &Value) -> serde_yaml::Value {
-    match value {
-        Value::Object(map) => {
-            let ordered: BTreeMap<&String, &Value> = map.iter().collect();
-            serde_yaml::Value::Mapping(
-                ordered
-                    .into_iter()
-                    .map(|(k, v)| (k.as_str().into(), sorted(v)))
-                    .collect(),
-            )
+/// The top-level keys Kubernetes writes first, in its order; the rest follow sorted.
+const HEAD: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
+
+/// An object serialised with [`HEAD`] first and every other key (at any depth) sorted.
+struct Top<'a>(&'a serde_json::Map<String, Value>);
+
+impl Serialize for Top<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let rest: BTreeMap<&String, &Value> = self.0.iter().filter(|(k, _)| !HEAD.contains(&k.as_str())).collect();
+        let mut out = serializer.serialize_map(Some(self.0.len()))?;
+        for key in HEAD {
+            if let Some(value) = self.0.get(key) {
+                out.serialize_entry(key, &Sorted(value))?;
+            }
         }
-        Value::Array(items) => serde_yaml::Value::Sequence(items.iter().map(sorted).collect()),
-        other => serde_yaml::to_value(other).expect("JSON scalars are YAML scalars"),
+        for (key, value) in rest {
+            out.serialize_entry(key, &Sorted(value))?;
+        }
+        out.end()
+    }
+}
+
+/// A value whose maps serialise with their keys sorted; lists keep their (already
+/// deterministic) order.
+struct Sorted<'a>(&'a Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let ordered: BTreeMap<&String, &Value> = map.iter().collect();
+                let mut out = serializer.serialize_map(Some(ordered.len()))?;
+                for (key, value) in ordered {
+                    out.serialize_entry(key, &Sorted(value))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item))?;
+                }
+                out.end()
+            }
+            scalar => scalar.serialize(serializer),
+        }
     }
 }
 
@@ -282,7 +305,19 @@ mod tests {
         });
         assert_eq!(
             to_yaml(&object).unwrap(),
-            "apiVersion: v\nkind: Workspace\nmetadata:\n  name: n\n  namespace: ns\nspec:\n  a:\n  - b: 2\n    y: 1\n  z: 1\n"
+            "apiVersion: v\nkind: Workspace\nmetadata:\n  name: \"n\"\n  namespace: ns\nspec:\n  a:\n  - b: 2\n    \"y\": 1\n  z: 1\n"
+        );
+    }
+
+    /// Strings that YAML 1.1 readers (sigs.k8s.io/yaml, so kubectl, Argo CD, Flux) take for
+    /// booleans are quoted, so an exported name `n` or `yes` reads back as a string.
+    #[test]
+    fn yaml_quotes_what_go_readers_take_for_booleans() {
+        let object =
+            json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "yes"}, "spec": {"a": "on", "b": "plain"}});
+        assert_eq!(
+            to_yaml(&object).unwrap(),
+            "apiVersion: v\nkind: K\nmetadata:\n  name: \"yes\"\nspec:\n  a: \"on\"\n  b: plain\n"
         );
     }
 

@@ -16,3 +16,4 @@ pub mod rules;
 pub mod scim;
 pub mod serve;
 pub mod telemetry;
+pub mod yaml;

@@ -22,7 +22,8 @@ use crate::metrics::{self, Metrics};
 use crate::request_target::RequestTargets;
 use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
-use crate::scim::server::{self, AppState, DirectorySlots, ScimConfig};
+use crate::scim::request::{AppState, DirectorySlots, ScimConfig};
+use crate::scim::server;
 use crate::scim::store::Store;
 
 /// Settings of a running server.

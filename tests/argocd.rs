@@ -350,7 +350,7 @@ fn argocd_cm_snippet_matches_the_scripts() {
         "docs/argocd/argocd-cm.yaml is stale: SCIM_OPERATOR_BLESS=1 cargo test --test argocd"
     );
     // And it is valid YAML whose values are the scripts.
-    let parsed: serde_yaml::Value = serde_yaml::from_str(&snippet).unwrap();
+    let parsed: serde_json::Value = serde_saphyr::from_str(&snippet).unwrap();
     let workspace = parsed["data"]["resource.customizations.health.scim-operator.io_Workspace"]
         .as_str()
         .unwrap();

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use reqwest::{Method, StatusCode};
-use scim_operator::scim::server::ScimConfig;
+use scim_operator::scim::request::ScimConfig;
 use serde_json::json;
 use support::scim::{Scim, ServerOptions, create_directory, spawn_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -16,6 +16,62 @@ pub mod condition {
     pub const TOKENS_ACCEPTED: &str = "TokensAccepted";
 }
 
+/// Condition reasons (CamelCase), and the reasons of the Events that go with them.
+pub mod reason {
+    // What the rules decide, per user and per group.
+    /// User: active and bound.
+    pub const ACTIVE: &str = "Active";
+    /// User: `active: false`, no bindings.
+    pub const SUSPENDED: &str = "Suspended";
+    /// User: outside the directory's allowed email domains, no bindings.
+    pub const DOMAIN_NOT_ALLOWED: &str = "DomainNotAllowed";
+    /// User: the namespace has no active Directory, no bindings. Also the Event's reason.
+    pub const DIRECTORY_MISSING: &str = "DirectoryMissing";
+    /// Group: `ws-{group}-role-{role}`, feeds a workspace.
+    pub const WORKSPACE_GROUP: &str = "WorkspaceGroup";
+    /// Group: display name does not start with `ws-`.
+    pub const NO_WORKSPACE_PREFIX: &str = "NoWorkspacePrefix";
+    /// Group: no `-role-` after `ws-`.
+    pub const NO_ROLE_SEPARATOR: &str = "NoRoleSeparator";
+    /// Group: nothing between `ws-` and `-role-`.
+    pub const EMPTY_WORKSPACE_NAME: &str = "EmptyWorkspaceName";
+    /// Group: the role is not admin, manager or member.
+    pub const UNKNOWN_WORKSPACE_ROLE: &str = "UnknownWorkspaceRole";
+    /// User, RoleBinding, Workspace: in several role groups of one workspace (or several groups
+    /// claim one role).
+    pub const CONFLICT: &str = "MultipleRoleGroups";
+    /// No conflict.
+    pub const NO_CONFLICT: &str = "NoConflict";
+    /// Workspace: two different workspace names hashed to the same object name.
+    pub const NAME_COLLISION: &str = "NameCollision";
+
+    // What the controller finds, per directory, workspace and binding.
+    /// Directory: every token of its Secret is accepted.
+    pub const TOKENS_LONG_ENOUGH: &str = "LongEnough";
+    /// Directory: some tokens of its Secret are too short and refused.
+    pub const TOKENS_TOO_SHORT: &str = "TooShort";
+    /// RoleBinding: applied.
+    pub const BOUND: &str = "Bound";
+    /// Group: not a `ws-{group}-role-{role}` group.
+    pub const PLAIN_GROUP: &str = "PlainGroup";
+    /// Workspace: fed by at least one group.
+    pub const PROVISIONED: &str = "Provisioned";
+    /// Workspace: no group feeds it any more; kept under `workspaceDeletionPolicy: Retain`.
+    pub const ORPHANED: &str = "Orphaned";
+    /// Directory: in charge of its namespace.
+    pub const READY: &str = "Ready";
+    /// Directory: an older Directory in the namespace is in charge.
+    pub const DUPLICATE_DIRECTORY: &str = "DuplicateDirectory";
+    /// Directory: being deleted; its namespace gets no bindings.
+    pub const DELETING: &str = "Deleting";
+    /// Directory: `nativeRbac.namespacePrefix` could reach `default` or `kube-*`; no native RBAC.
+    pub const INVALID_NAMESPACE_PREFIX: &str = "InvalidNamespacePrefix";
+    /// Workspace: its native-RBAC namespace exists and was not created for this Directory.
+    pub const NAMESPACE_NOT_OWNED: &str = "NamespaceNotOwned";
+    /// Event reason when a user's conflict first appears.
+    pub const ROLE_CONFLICT: &str = "RoleConflict";
+}
+
 #[allow(clippy::too_many_arguments)] // mirrors the fields of a Condition
 /// Builds a condition whose `lastTransitionTime` is kept from `previous` when the status did not change,
 /// so a resync with no change writes the same status and is skipped.

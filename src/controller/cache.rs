@@ -535,7 +535,7 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
 /// A native RoleBinding's place in `user_native_bindings`: under its source namespace, keyed
 /// `namespace/name`, pointing at its user.
 fn native_entry(rb: &RbacBinding) -> Option<(Key, Vec<String>)> {
-    let source = rb.labels().get(native::SOURCE_NAMESPACE)?.clone();
+    let source = rb.labels().get(labels::SOURCE_NAMESPACE)?.clone();
     let user = rb.labels().get(labels::USER).cloned();
     Some(((source, native::key(rb)), user.into_iter().collect()))
 }
@@ -544,7 +544,7 @@ fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {
     let (Change::Spec(rb) | Change::Deleted(rb)) = change else {
         return;
     };
-    let Some(source) = rb.labels().get(native::SOURCE_NAMESPACE) else {
+    let Some(source) = rb.labels().get(labels::SOURCE_NAMESPACE) else {
         return;
     };
     match rb.labels().get(labels::USER) {

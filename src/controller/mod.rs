@@ -92,7 +92,8 @@ pub struct Config {
     /// the events of the bindings it created) costs one reconcile, reading caches that caught up.
     pub debounce: Duration,
     /// Pause after a namespace pass, so that a burst of events costs one pass, not one per event;
-    /// after a slow pass the pause is three times as long as the pass took, up to 5 seconds.
+    /// after a slow pass the pause is three times as long as the pass took, up to
+    /// 15 seconds (`MAX_PASS_PAUSE`; never below this debounce).
     pub namespace_debounce: Duration,
     /// Metrics, shared with `/metrics` and tests.
     pub metrics: Metrics,
@@ -347,10 +348,10 @@ async fn namespace_worker(ctx: &Arc<Context>, debounce: Duration) {
     }
 }
 
-/// Hands the memory freed since the last pass back to the OS. glibc's malloc keeps freed chunks
-/// in its heaps, and every watch event replaces a cached object: at 50,000 users a process that
-/// had provisioned them held ~100 MiB more than a fresh one with the same caches. One trim per
-/// pass costs a few milliseconds.
+/// Hands the memory freed since the last pass back to the OS: glibc's malloc keeps freed chunks
+/// in its heaps, and every watch event replaces a cached object, so a process that provisioned a
+/// large directory would otherwise keep the garbage of every replaced copy. One trim per pass is
+/// cheap next to the pass.
 #[allow(unsafe_code)]
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -361,11 +362,10 @@ fn release_freed_memory() {
 }
 
 /// The pause after namespace passes that took `spent`: at least `debounce`, and three times the
-/// pass, so that passes (O(users) each) take at most a quarter of a core while a directory of
-/// 50,000 users changes constantly, leaving the CPU to the API server that must take the writes.
-/// Capped: a pass that was slow because its writes waited on a busy API server must not leave
-/// counts stale for minutes. At 50,000 users a pass costs about a second of CPU, so a 5 s cap
-/// spent a sixth of the operator's CPU on passes during the initial sync.
+/// pass, so that passes (O(users) each) take at most a quarter of a core while a large directory
+/// changes constantly, leaving the CPU to the API server that must take the writes.
+/// Capped at [`MAX_PASS_PAUSE`]: a pass that was slow because its writes waited on a busy API
+/// server must not leave counts stale for minutes.
 fn pass_pause(debounce: Duration, spent: Duration) -> Duration {
     debounce.max(spent * 3).min(debounce.max(MAX_PASS_PAUSE))
 }

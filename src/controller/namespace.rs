@@ -18,12 +18,14 @@ use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, Standing, directory_status, group_status, token_condition, workspace_status};
 use super::{Context, Result, native};
-use crate::api::{Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels};
-use crate::rules::{
-    self, GroupIndex, PlanSettings, UserInput, WorkspaceSummary, WorkspaceTally, plan_user, plan_workspaces,
+use crate::api::{
+    Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason,
 };
+use crate::rules::{GroupIndex, NamespacePlan, PlanSettings, WorkspaceSummary, plan_namespace};
 
-/// Reconciles one namespace.
+/// Reconciles one namespace: dereference (the caches) → plan ([`plan_namespace`], pure) → apply
+/// the Workspaces, retire the ones no group feeds, Group statuses, bindings of users that are
+/// gone, native orphans → Directory statuses and metrics.
 pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     let _timer = ctx.metrics.time("Namespace");
     ctx.caches.ready().await?;
@@ -33,10 +35,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     // The oldest is in charge, unless it is being deleted: then nobody is (SPEC §3.8).
     let directory = directories.first().filter(|d| !d.is_deleting());
     let settings = directory.map(|d| PlanSettings::from_directory(&d.spec));
-    // Retain, the default, deletes nothing.
-    let deletion = directory.map(|d| d.spec.workspace_deletion_policy).unwrap_or_default();
     let dir_name = directory.map(|d| d.name_any());
-    let native = directory.and_then(|d| native::config(d));
     report_missing_directory(ctx, ns, directory.is_none()).await;
 
     let groups = ctx.caches.groups.state_filter(|g| in_ns(g));
@@ -45,45 +44,63 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             .iter()
             .filter_map(|g| Some((g.metadata.name.as_deref()?, &g.spec))),
     );
-    let planned = plan_workspaces(index.iter());
-
-    // Every user's plan, tallied per workspace: counts and conflicts come from what is planned,
-    // the same pure function the user reconcile applies.
     let users = ctx
         .caches
         .users
         .state_filter(|u| in_ns(u) && u.metadata.deletion_timestamp.is_none());
-    let mut tallies: BTreeMap<String, WorkspaceTally> = BTreeMap::new();
-    for (name, ws) in &planned {
-        tallies
-            .entry(name.clone())
-            .or_default()
-            .add_group_conflicts(&ws.group_conflicts);
-    }
-    for user in &users {
-        let id = user.name_any();
-        let plan = plan_user(
-            &UserInput::from_spec(&id, &user.spec),
-            |g| index.get(g),
-            settings.as_ref(),
-        );
-        for binding in &plan.workspaces {
-            tallies
-                .entry(binding.workspace.clone())
-                .or_default()
-                .add_user(&plan.user_name, binding);
-        }
-    }
-    let summaries: BTreeMap<String, WorkspaceSummary> = tallies.into_iter().map(|(k, t)| (k, t.finish())).collect();
+    let plan = plan_namespace(
+        &index,
+        users
+            .iter()
+            .filter_map(|u| Some((u.metadata.name.as_deref()?, &u.spec))),
+        settings.as_ref(),
+    );
 
-    let mut conflicts = 0;
-    let mut per_workspace = BTreeMap::new();
-    for (name, ws) in &planned {
-        let summary = summaries.get(name).cloned().unwrap_or_default();
-        conflicts += summary.conflicts;
-        per_workspace.insert(name.clone(), summary.conflicts);
+    apply_workspaces(ctx, ns, directory, &plan, &now).await?;
+    // Retain, the default, deletes nothing.
+    let deletion = directory.map(|d| d.spec.workspace_deletion_policy).unwrap_or_default();
+    retire_workspaces(ctx, ns, &plan, deletion, dir_name.as_deref(), &now).await?;
+    write_groups(ctx, ns, &groups, &index, &plan, &now).await?;
+    let role_bindings = delete_bindings_of_gone_users(ctx, ns).await?;
+    native::prune_orphans(ctx, ns).await?;
+
+    let counts = DirectoryCounts {
+        users: users.len() as u32,
+        groups: groups.len() as u32,
+        workspaces: plan.workspaces.len() as u32,
+        role_bindings,
+        conflicts: plan.conflicts(),
+    };
+    write_directories(ctx, ns, &directories, &counts, &now).await?;
+    ctx.metrics
+        .conflicts
+        .get_or_create(&NamespaceLabels {
+            namespace: ns.to_string(),
+        })
+        .set(counts.conflicts as i64);
+    ctx.metrics.set_workspace_conflicts(ns, &plan.conflicts_per_workspace());
+    ctx.metrics.set_objects(ns, "User", counts.users);
+    ctx.metrics.set_objects(ns, "Group", counts.groups);
+    ctx.metrics.set_objects(ns, "Workspace", counts.workspaces);
+    ctx.metrics.set_objects(ns, "RoleBinding", counts.role_bindings);
+    ctx.metrics.reconciled("Namespace");
+    Ok(())
+}
+
+/// Writes every planned Workspace; with native RBAC, each one's namespace is claimed first (a
+/// namespace that is not ours is reported in the Workspace status).
+async fn apply_workspaces(
+    ctx: &Context,
+    ns: &str,
+    directory: Option<&Arc<Directory>>,
+    plan: &NamespacePlan,
+    now: &Time,
+) -> Result<()> {
+    let dir_name = directory.map(|d| d.name_any());
+    let native = directory.and_then(|d| native::config(d));
+    for (name, ws) in &plan.workspaces {
+        let summary = plan.summary(name);
         let collision = ws.name_collision().then_some(ws.keys.as_slice());
-        // Each workspace gets its namespace, unless one that is not ours holds the name.
         let claim = match (native, &dir_name) {
             (Some(config), Some(dir)) => {
                 let namespace = native::namespace_name(&config.namespace_prefix, name);
@@ -104,17 +121,27 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             Some(&summary),
             collision,
             not_owned,
-            &now,
+            now,
         )
         .await?;
     }
+    Ok(())
+}
 
-    // Workspaces no group feeds any more.
+/// Workspaces no group feeds any more: deleted, or kept without groups under `Retain`.
+async fn retire_workspaces(
+    ctx: &Context,
+    ns: &str,
+    plan: &NamespacePlan,
+    deletion: WorkspaceDeletionPolicy,
+    dir_name: Option<&str>,
+    now: &Time,
+) -> Result<()> {
     let existing = ctx
         .caches
         .workspaces
-        .state_filter(|w| in_ns(w) && is_managed(w.labels()));
-    for ws in existing.iter().filter(|w| !planned.contains_key(&w.name_any())) {
+        .state_filter(|w| w.ns() == Some(ns) && is_managed(w.labels()));
+    for ws in existing.iter().filter(|w| !plan.workspaces.contains_key(&w.name_any())) {
         match deletion {
             WorkspaceDeletionPolicy::Delete => {
                 ctx.writer.delete::<Workspace>(ns, &ws.name_any()).await?;
@@ -125,41 +152,44 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
                     groups: Vec::new(),
                 };
                 let name = ws.name_any();
-                write_workspace(ctx, ns, &name, &spec, dir_name.as_deref(), None, None, None, &now).await?;
+                write_workspace(ctx, ns, &name, &spec, dir_name, None, None, None, now).await?;
             }
         }
     }
+    Ok(())
+}
 
-    // Groups claiming the same workspace and role, by display name: each one's rivals.
-    let mut rivals: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for conflict in planned.values().flat_map(|ws| &ws.group_conflicts) {
-        for name in &conflict.groups {
-            let others = conflict.groups.iter().filter(|g| *g != name).cloned();
-            rivals.entry(name.as_str()).or_default().extend(others);
-        }
-    }
-    for group in &groups {
+/// Each Group's status: its kind, member count and rivals.
+async fn write_groups(
+    ctx: &Context,
+    ns: &str,
+    groups: &[Arc<Group>],
+    index: &GroupIndex,
+    plan: &NamespacePlan,
+    now: &Time,
+) -> Result<()> {
+    for group in groups {
         let id = group.name_any();
         let Some(info) = index.get(&id) else { continue };
         let members = ctx.caches.memberships.count(ns, &id) as u32;
-        let rivals = rivals
-            .get(info.display_name.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
         let status = group_status(
             group.status.as_ref(),
             info,
             members,
-            rivals,
+            plan.rivals(&info.display_name),
             group.metadata.generation,
-            &now,
+            now,
         );
         if group.status.as_ref() != Some(&status) {
             ctx.writer.apply_status::<Group, _>(ns, &id, &status).await?;
         }
     }
+    Ok(())
+}
 
-    // Bindings whose user is gone (deleted while we were down, or between two passes).
+/// Deletes the bindings whose user is gone (deleted while we were down, or between two passes);
+/// returns how many managed bindings the namespace had.
+async fn delete_bindings_of_gone_users(ctx: &Context, ns: &str) -> Result<u32> {
     let bindings = ctx.caches.bindings.managed_in(ns);
     for (name, user) in &bindings {
         let exists = user
@@ -169,30 +199,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             ctx.writer.delete::<RoleBinding>(ns, name).await?;
         }
     }
-
-    native::prune_orphans(ctx, ns).await?;
-
-    let counts = DirectoryCounts {
-        users: users.len() as u32,
-        groups: groups.len() as u32,
-        workspaces: planned.len() as u32,
-        role_bindings: bindings.len() as u32,
-        conflicts,
-    };
-    write_directories(ctx, ns, &directories, &counts, &now).await?;
-    ctx.metrics
-        .conflicts
-        .get_or_create(&NamespaceLabels {
-            namespace: ns.to_string(),
-        })
-        .set(conflicts as i64);
-    ctx.metrics.set_workspace_conflicts(ns, &per_workspace);
-    ctx.metrics.set_objects(ns, "User", counts.users);
-    ctx.metrics.set_objects(ns, "Group", counts.groups);
-    ctx.metrics.set_objects(ns, "Workspace", counts.workspaces);
-    ctx.metrics.set_objects(ns, "RoleBinding", counts.role_bindings);
-    ctx.metrics.reconciled("Namespace");
-    Ok(())
+    Ok(bindings.len() as u32)
 }
 
 /// Applies a Workspace's spec and status where they differ from the cache; see
@@ -297,7 +304,7 @@ async fn report_missing_directory(ctx: &Context, ns: &str, missing: bool) {
     }
     let event = Event {
         type_: EventType::Warning,
-        reason: rules::reason::DIRECTORY_MISSING.into(),
+        reason: reason::DIRECTORY_MISSING.into(),
         note: Some(format!(
             "namespace {ns:?} has no active Directory (none, or it is being deleted): every RoleBinding made for its users, native ones included, is removed until one exists"
         )),

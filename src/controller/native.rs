@@ -24,15 +24,10 @@ use sha2::{Digest, Sha256};
 
 use super::apply::{managed_labels, metadata_matches};
 use super::{Context, Result};
+use crate::api::annotations::OWNER;
+use crate::api::labels::SOURCE_NAMESPACE;
 use crate::api::{Directory, NativeRbac, Role, labels};
 use crate::rules::{UserPlan, is_dns1123_label};
-
-/// Label on native objects: the namespace of the Directory (and Users) they come from.
-pub const SOURCE_NAMESPACE: &str = "scim-operator.io/source-namespace";
-
-/// Annotation set when a workspace namespace is created: `namespace/name` of its Directory, the
-/// only one that binds there.
-pub const OWNER: &str = "scim-operator.io/owner";
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 

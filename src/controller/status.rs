@@ -6,37 +6,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::api::{ConflictPolicy, MIN_TOKEN_LENGTH};
 use crate::api::{
-    DirectoryStatus, GroupStatus, Role, RoleBindingStatus, UserStatus, WorkspaceStatus, condition, set_condition,
+    DirectoryStatus, GroupStatus, Role, RoleBindingStatus, UserStatus, WorkspaceStatus, condition, reason,
+    set_condition,
 };
-use crate::rules::{self, DesiredBinding, GroupInfo, GroupKind, UserPlan, UserState, WorkspaceSummary};
-
-/// Condition reasons the controller sets (the rules module names the per-user and per-group ones).
-pub mod reason {
-    /// Directory: every token of its Secret is accepted.
-    pub const TOKENS_LONG_ENOUGH: &str = "LongEnough";
-    /// Directory: some tokens of its Secret are too short and refused.
-    pub const TOKENS_TOO_SHORT: &str = "TooShort";
-    /// RoleBinding: applied.
-    pub const BOUND: &str = "Bound";
-    /// Group: not a `ws-{group}-role-{role}` group.
-    pub const PLAIN_GROUP: &str = "PlainGroup";
-    /// Workspace: fed by at least one group.
-    pub const PROVISIONED: &str = "Provisioned";
-    /// Workspace: no group feeds it any more; kept under `workspaceDeletionPolicy: Retain`.
-    pub const ORPHANED: &str = "Orphaned";
-    /// Directory: in charge of its namespace.
-    pub const READY: &str = "Ready";
-    /// Directory: an older Directory in the namespace is in charge.
-    pub const DUPLICATE_DIRECTORY: &str = "DuplicateDirectory";
-    /// Directory: being deleted; its namespace gets no bindings.
-    pub const DELETING: &str = "Deleting";
-    /// Directory: `nativeRbac.namespacePrefix` could reach `default` or `kube-*`; no native RBAC.
-    pub const INVALID_NAMESPACE_PREFIX: &str = "InvalidNamespacePrefix";
-    /// Workspace: its native-RBAC namespace exists and was not created for this Directory.
-    pub const NAMESPACE_NOT_OWNED: &str = "NamespaceNotOwned";
-    /// Event reason when a user's conflict first appears.
-    pub const ROLE_CONFLICT: &str = "RoleConflict";
-}
+use crate::rules::{DesiredBinding, GroupInfo, GroupKind, UserPlan, UserState, WorkspaceSummary};
 
 /// The conditions of `previous`, for [`set_condition`].
 fn prev(conditions: Option<&Vec<Condition>>) -> &[Condition] {
@@ -107,9 +80,9 @@ pub fn user_status(
     );
     let conflict = plan.has_conflict();
     let (reason, message) = if conflict {
-        (rules::reason::CONFLICT, user_conflict_message(plan, policy))
+        (reason::CONFLICT, user_conflict_message(plan, policy))
     } else {
-        (rules::reason::NO_CONFLICT, String::new())
+        (reason::NO_CONFLICT, String::new())
     };
     set_condition(
         &mut conditions,
@@ -158,9 +131,9 @@ pub fn binding_status(
         now,
     );
     let (why, message) = if binding.conflict {
-        (rules::reason::CONFLICT, conflict_message.to_string())
+        (reason::CONFLICT, conflict_message.to_string())
     } else {
-        (rules::reason::NO_CONFLICT, String::new())
+        (reason::NO_CONFLICT, String::new())
     };
     set_condition(
         &mut conditions,
@@ -210,7 +183,7 @@ pub fn workspace_status(
             old,
             condition::READY,
             false,
-            rules::reason::NAME_COLLISION,
+            reason::NAME_COLLISION,
             format!("different workspace names share this object name: {}", keys.join(", ")),
             generation,
             now,
@@ -254,11 +227,11 @@ pub fn workspace_status(
             })
             .collect();
         (
-            rules::reason::CONFLICT,
+            reason::CONFLICT,
             format!("{} conflict(s): {}", s.conflicts, first.join("; ")),
         )
     } else {
-        (rules::reason::NO_CONFLICT, String::new())
+        (reason::NO_CONFLICT, String::new())
     };
     set_condition(
         &mut conditions,
@@ -304,7 +277,7 @@ pub fn group_status(
             old,
             condition::READY,
             true,
-            rules::reason::WORKSPACE_GROUP,
+            reason::WORKSPACE_GROUP,
             format!("feeds workspace {group:?} as {role}"),
             generation,
             now,
@@ -322,10 +295,10 @@ pub fn group_status(
     }
     let (why, message) = match (&workspace, role) {
         (Some(ws), Some(role)) if !rivals.is_empty() => (
-            rules::reason::CONFLICT,
+            reason::CONFLICT,
             format!("also grants {role} in workspace {ws:?}: {}", rivals.join(", ")),
         ),
-        _ => (rules::reason::NO_CONFLICT, String::new()),
+        _ => (reason::NO_CONFLICT, String::new()),
     };
     set_condition(
         &mut conditions,

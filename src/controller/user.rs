@@ -12,9 +12,9 @@ use kube::{Resource, ResourceExt};
 
 use super::apply::managed_labels;
 use super::cache::{CachedBinding, fingerprint};
-use super::status::{binding_status, reason, user_conflict_message, user_status};
+use super::status::{binding_status, user_conflict_message, user_status};
 use super::{Context, Error, Result, memberships, native};
-use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels};
+use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels, reason};
 use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.

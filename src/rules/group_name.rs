@@ -13,8 +13,8 @@ use std::fmt;
 
 use crate::api::Role;
 
-use super::reason;
 use super::roles::workspace_role;
+use crate::api::reason;
 
 /// The prefix of a workspace group's display name (ASCII case-insensitive).
 pub const WORKSPACE_PREFIX: &str = "ws-";

@@ -6,7 +6,7 @@ use crate::api::{GroupSpec, Role};
 
 use super::group_name::{GroupKind, parse_group_name};
 use super::names::workspace_object_name;
-use super::reason;
+use crate::api::reason;
 
 /// A Group as the rules see it: its display name, parsed, with the workspace object name computed.
 #[derive(Clone, Debug, PartialEq, Eq)]

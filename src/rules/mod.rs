@@ -12,13 +12,15 @@
 //!    RoleBindings to apply, [`UserPlan::workspace_roles`] the User status;
 //! 5. [`workspace_summaries`] in one pass over all user plans (or [`workspace_summary`] /
 //!    [`WorkspaceTally`] per workspace) — counts per role and the first conflicts for the
-//!    Workspace status;
+//!    Workspace status; [`plan_namespace`] does 3 to 5 for a whole namespace, with each group's
+//!    rivals for the Group status;
 //! 6. apply and update status (I/O).
 
 mod domains;
 mod group_name;
 mod groups;
 mod names;
+mod namespace;
 mod plan;
 mod roles;
 mod workspace;
@@ -30,38 +32,10 @@ pub use names::{
     MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, is_dns1123_label, is_dns1123_subdomain, org_binding_name, workspace_binding_name,
     workspace_key, workspace_object_name,
 };
+pub use namespace::{NamespacePlan, plan_namespace};
 pub use plan::{DesiredBinding, PlanSettings, UserInput, UserPlan, UserState, WorkspaceBinding, plan_user};
 pub use roles::{org_role, resolve, workspace_role};
 pub use workspace::{
     MAX_CONFLICT_DETAILS, PlannedWorkspace, WorkspaceSummary, WorkspaceTally, plan_workspaces, workspace_summaries,
     workspace_summary,
 };
-
-/// Condition reasons (CamelCase) for what the rules decide.
-pub mod reason {
-    /// User: active and bound.
-    pub const ACTIVE: &str = "Active";
-    /// User: `active: false`, no bindings.
-    pub const SUSPENDED: &str = "Suspended";
-    /// User: outside the directory's allowed email domains, no bindings.
-    pub const DOMAIN_NOT_ALLOWED: &str = "DomainNotAllowed";
-    /// User: the namespace has no active Directory, no bindings. Also the Event's reason.
-    pub const DIRECTORY_MISSING: &str = "DirectoryMissing";
-    /// Group: `ws-{group}-role-{role}`, feeds a workspace.
-    pub const WORKSPACE_GROUP: &str = "WorkspaceGroup";
-    /// Group: display name does not start with `ws-`.
-    pub const NO_WORKSPACE_PREFIX: &str = "NoWorkspacePrefix";
-    /// Group: no `-role-` after `ws-`.
-    pub const NO_ROLE_SEPARATOR: &str = "NoRoleSeparator";
-    /// Group: nothing between `ws-` and `-role-`.
-    pub const EMPTY_WORKSPACE_NAME: &str = "EmptyWorkspaceName";
-    /// Group: the role is not admin, manager or member.
-    pub const UNKNOWN_WORKSPACE_ROLE: &str = "UnknownWorkspaceRole";
-    /// User, RoleBinding, Workspace: in several role groups of one workspace (or several groups
-    /// claim one role).
-    pub const CONFLICT: &str = "MultipleRoleGroups";
-    /// No conflict.
-    pub const NO_CONFLICT: &str = "NoConflict";
-    /// Workspace: two different workspace names hashed to the same object name.
-    pub const NAME_COLLISION: &str = "NameCollision";
-}

@@ -17,8 +17,8 @@ use crate::api::{
 use super::domains::{AllowedDomains, DomainRejection};
 use super::groups::GroupInfo;
 use super::names::{org_binding_name, workspace_binding_name};
-use super::reason;
 use super::roles::{org_role, resolve};
+use crate::api::reason;
 
 /// The directory settings the user rules depend on, normalised once per pass.
 #[derive(Clone, Debug, Default, PartialEq)]

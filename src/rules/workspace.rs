@@ -5,6 +5,7 @@
 //! are stable for a group's life, so the spelling changes only when that group is renamed or
 //! deleted, never with the order groups arrive in.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::api::{Role, WorkspaceConflict, WorkspaceGroup, WorkspaceSpec};
@@ -183,29 +184,33 @@ pub fn workspace_summary<'a>(
 
 /// The summaries of all workspaces in one pass over every user's plan: each planned workspace
 /// (with its group conflicts, even when no user is in it) and any workspace a user is bound in.
-pub fn workspace_summaries<'a>(
+pub fn workspace_summaries(
     planned: &BTreeMap<String, PlannedWorkspace>,
-    users: impl IntoIterator<Item = &'a UserPlan>,
+    users: impl IntoIterator<Item = impl Borrow<UserPlan>>,
 ) -> BTreeMap<String, WorkspaceSummary> {
-    let mut tallies: BTreeMap<&str, WorkspaceTally> = planned
+    let mut tallies: BTreeMap<String, WorkspaceTally> = planned
         .iter()
         .map(|(name, ws)| {
             let mut tally = WorkspaceTally::new();
             tally.add_group_conflicts(&ws.group_conflicts);
-            (name.as_str(), tally)
+            (name.clone(), tally)
         })
         .collect();
     for user in users {
+        let user = user.borrow();
         for binding in &user.workspaces {
-            tallies
-                .entry(&binding.workspace)
-                .or_default()
-                .add_user(&user.user_name, binding);
+            // Owned keys (plans may be dropped as they are tallied); a name is copied only for a
+            // workspace no group plans.
+            let tally = match tallies.get_mut(&binding.workspace) {
+                Some(tally) => tally,
+                None => tallies.entry(binding.workspace.clone()).or_default(),
+            };
+            tally.add_user(&user.user_name, binding);
         }
     }
     tallies
         .into_iter()
-        .map(|(name, tally)| (name.to_string(), tally.finish()))
+        .map(|(name, tally)| (name, tally.finish()))
         .collect()
 }
 

@@ -87,7 +87,7 @@ pub async fn acquire<K: Keyed>(
                 kind: K::CLAIMED,
                 key: key.to_string(),
                 holder: id.to_string(),
-                since: super::write::now(),
+                since: super::resource::now(),
             },
         );
         claim.metadata.namespace = Some(namespace.to_string());
@@ -119,13 +119,13 @@ pub async fn acquire<K: Keyed>(
         // Stale: take it over at the version just read, so two takers cannot both win.
         let mut next = current.clone();
         next.spec.holder = id.to_string();
-        next.spec.since = super::write::now();
+        next.spec.since = super::resource::now();
         match api.replace(&name, &PostParams::default(), &next).await {
             Ok(_) => {
                 tracing::info!(claim = %name, "stale name claim taken over");
                 return Ok(None);
             }
-            Err(e) if super::write::is_conflict(&e) => continue,
+            Err(e) if super::error::is_conflict(&e) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,8 +1,6 @@
 //! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` (RFC 7644 §4), generated from the
 //! same schema table the server enforces, so a client that trusts them is never surprised.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimResult};
 use super::list::LIST_RESPONSE;
+use super::request::{AppState, Authorized, IdPath, NamePath, scim_response};
 use super::schema::{
     AttrType, Attribute, GROUP_RESOURCE, Mutability, ResourceType, Returned, Schema, USER_RESOURCE, Uniqueness,
 };
-use super::server::{AppState, Authorized, scim_response};
 
 const RESOURCE_TYPES: [&ResourceType; 2] = [&USER_RESOURCE, &GROUP_RESOURCE];
 
@@ -74,8 +72,7 @@ pub async fn resource_types(auth: Authorized) -> Response {
 }
 
 /// `GET /ResourceTypes/{name}`
-pub async fn resource_type(auth: Authorized, Path(params): Path<HashMap<String, String>>) -> ScimResult<Response> {
-    let name = &params["name"];
+pub async fn resource_type(auth: Authorized, Path(NamePath { name }): Path<NamePath>) -> ScimResult<Response> {
     let rt = RESOURCE_TYPES
         .iter()
         .find(|rt| rt.name == name)
@@ -145,10 +142,9 @@ pub async fn schemas(auth: Authorized) -> Response {
 }
 
 /// `GET /Schemas/{id}`
-pub async fn schema(auth: Authorized, Path(params): Path<HashMap<String, String>>) -> ScimResult<Response> {
-    let id = &params["id"];
+pub async fn schema(auth: Authorized, Path(IdPath { id }): Path<IdPath>) -> ScimResult<Response> {
     let schema = all_schemas()
-        .find(|s| s.id.eq_ignore_ascii_case(id))
+        .find(|s| s.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| ScimError::not_found(format!("schema {id:?} not found")))?;
     Ok(scim_response(
         StatusCode::OK,

@@ -146,6 +146,11 @@ impl From<kube::Error> for ScimError {
 /// Result type of SCIM handlers.
 pub type ScimResult<T> = Result<T, ScimError>;
 
+/// Whether an API error is a lost optimistic-concurrency race.
+pub fn is_conflict(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.is_conflict())
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

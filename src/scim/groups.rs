@@ -3,10 +3,10 @@
 //! Members live on the member Users (`spec.groups`), so a membership change writes only the users
 //! it concerns and a group of any size stays a small object. Group PATCH answers 204, as Entra expects.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -16,14 +16,15 @@ use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
 use super::patch;
+use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
-use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
 use super::write::{
-    self, Created, USER_ID_PREFIX, create_claimed, find, is_valid_id, replace_edited, set_membership, stamp,
-    unknown_member,
+    self, Created, Precondition, USER_ID_PREFIX, create_claimed, find, is_valid_id, replace_edited, set_membership,
+    stamp, unknown_member,
 };
+use crate::api::annotations::PENDING_MEMBERS;
 use crate::api::{Group, GroupSpec, User};
 
 /// A Group as SCIM JSON; its members only when `with_members`.
@@ -140,10 +141,10 @@ fn respond(state: &AppState, auth: &Authorized, group: &Group, status: StatusCod
 pub async fn get(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let group = find(&state, &auth.namespace, &params["id"]).await?;
+    let group = find(state.writer(), &auth.namespace, &id).await?;
     Ok(respond(
         &state,
         &auth,
@@ -157,10 +158,6 @@ fn parse_body(mut body: Value) -> ScimResult<(GroupSpec, Option<Vec<String>>)> {
     patch::normalize(&mut body, &GROUP_RESOURCE).map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
     group_from_scim(body)
 }
-
-/// Annotation of a group created with members until all of them are written: a retried
-/// `POST /Groups` with its displayName then continues that creation instead of answering 409.
-pub const PENDING_MEMBERS: &str = "scim-operator.io/pending-members";
 
 fn is_pending(group: &Group) -> bool {
     group.annotations().contains_key(PENDING_MEMBERS)
@@ -210,7 +207,7 @@ async fn ensure_group_exists(state: &AppState, namespace: &str, id: &str, added:
     if group.is_some_and(|g| g.metadata.deletion_timestamp.is_none()) {
         return Ok(());
     }
-    set_membership(state, namespace, id, added, false).await?;
+    set_membership(state.writer(), namespace, id, added, false).await?;
     Err(ScimError::not_found(format!("Group {id} was deleted")))
 }
 
@@ -239,9 +236,9 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
                 }
                 group
             };
-            match create_claimed(&state, &auth.namespace, make).await? {
+            match create_claimed(state.writer(), &auth.namespace, make).await? {
                 Created::New(group) => group,
-                Created::Taken(holder) => match find::<Group>(&state, &auth.namespace, &holder).await {
+                Created::Taken(holder) => match find::<Group>(state.writer(), &auth.namespace, &holder).await {
                     Ok(g) if is_pending(&g) && g.spec.display_name == display_name => g,
                     _ => return Err(conflict(&display_name)),
                 },
@@ -256,8 +253,8 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
             .read(&auth.namespace, |ns| ns.members(&id).cloned().collect());
         let added: Vec<String> = members.difference(&current).cloned().collect();
         let removed: Vec<String> = current.difference(&members).cloned().collect();
-        set_membership(&state, &auth.namespace, &id, &added, true).await?;
-        set_membership(&state, &auth.namespace, &id, &removed, false).await?;
+        set_membership(state.writer(), &auth.namespace, &id, &added, true).await?;
+        set_membership(state.writer(), &auth.namespace, &id, &removed, false).await?;
         ensure_group_exists(&state, &auth.namespace, &id, &added).await?;
         let done = serde_json::json!({
             "metadata": {"annotations": {PENDING_MEMBERS: null}},
@@ -287,13 +284,13 @@ async fn update(
     state: &AppState,
     auth: &Authorized,
     id: &str,
-    headers: &HeaderMap,
+    precondition: Option<&Precondition>,
     edit: impl Fn(&Group, Vec<String>) -> ScimResult<(GroupSpec, Option<Vec<String>>)>,
 ) -> ScimResult<()> {
     // Members the edit adds that this replica has not seen are looked up in the API server first,
     // so that nothing is written when one is refused.
     let verified: BTreeSet<String> = {
-        let current: Group = find(state, &auth.namespace, id).await?;
+        let current: Group = find(state.writer(), &auth.namespace, id).await?;
         let old: BTreeSet<String> = state
             .store
             .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
@@ -305,43 +302,50 @@ async fn update(
     // The member change decided by the edit that succeeded: (members before, members after).
     let mut members = None;
     let taken = |next: &Group| conflict(&next.spec.display_name);
-    replace_edited(state, &auth.namespace, id, headers, taken, |current: &Group| {
-        let old_members: BTreeSet<String> = state
-            .store
-            .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
-        let (spec, new_members) = edit(current, old_members.iter().cloned().collect())?;
-        let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
-        if let Some(new) = &new_members
-            && let Some(unknown) = state.store.read(&auth.namespace, |ns| {
-                new.difference(&old_members)
-                    .find(|m| !verified.contains(*m) && !ns.users.contains_key(*m))
-                    .cloned()
-            })
-        {
-            return Err(refused_member(state, &auth.namespace, &unknown));
-        }
-        members = new_members.map(|new| (old_members, new));
-        if spec == current.spec {
-            return Ok(None);
-        }
-        if spec.display_name != current.spec.display_name
-            && state.store.read(&auth.namespace, |ns| {
-                ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id)
-            })
-        {
-            return Err(conflict(&spec.display_name));
-        }
-        let mut next = current.clone();
-        next.spec = spec;
-        stamp(&mut next, &auth.directory.name_any());
-        Ok(Some(next))
-    })
+    replace_edited(
+        state.writer(),
+        &auth.namespace,
+        id,
+        precondition,
+        taken,
+        |current: &Group| {
+            let old_members: BTreeSet<String> = state
+                .store
+                .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+            let (spec, new_members) = edit(current, old_members.iter().cloned().collect())?;
+            let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
+            if let Some(new) = &new_members
+                && let Some(unknown) = state.store.read(&auth.namespace, |ns| {
+                    new.difference(&old_members)
+                        .find(|m| !verified.contains(*m) && !ns.users.contains_key(*m))
+                        .cloned()
+                })
+            {
+                return Err(refused_member(state, &auth.namespace, &unknown));
+            }
+            members = new_members.map(|new| (old_members, new));
+            if spec == current.spec {
+                return Ok(None);
+            }
+            if spec.display_name != current.spec.display_name
+                && state.store.read(&auth.namespace, |ns| {
+                    ns.group_by_name(&spec.display_name).is_some_and(|g| g.name_any() != id)
+                })
+            {
+                return Err(conflict(&spec.display_name));
+            }
+            let mut next = current.clone();
+            next.spec = spec;
+            stamp(&mut next, &auth.directory.name_any());
+            Ok(Some(next))
+        },
+    )
     .await?;
     if let Some((old, new)) = members {
         let added: Vec<String> = new.difference(&old).cloned().collect();
         let removed: Vec<String> = old.difference(&new).cloned().collect();
-        set_membership(state, &auth.namespace, id, &added, true).await?;
-        set_membership(state, &auth.namespace, id, &removed, false).await?;
+        set_membership(state.writer(), &auth.namespace, id, &added, true).await?;
+        set_membership(state.writer(), &auth.namespace, id, &removed, false).await?;
         ensure_group_exists(state, &auth.namespace, id, &added).await?;
     }
     tracing::info!(namespace = %auth.namespace, %id, "group updated");
@@ -352,17 +356,16 @@ async fn update(
 pub async fn replace(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Path(IdPath { id }): Path<IdPath>,
+    IfMatch(precondition): IfMatch,
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
     let (spec, members) = parse_body(body)?;
-    let id = &params["id"];
-    update(&state, &auth, id, &headers, |_, _| {
+    update(&state, &auth, &id, precondition.as_ref(), |_, _| {
         Ok((spec.clone(), Some(members.clone().unwrap_or_default())))
     })
     .await?;
-    let group = find(&state, &auth.namespace, id).await?;
+    let group = find(state.writer(), &auth.namespace, &id).await?;
     Ok(respond(&state, &auth, &group, StatusCode::OK, &Selection::default()))
 }
 
@@ -389,15 +392,15 @@ fn patch_touches_members(body: &Value) -> bool {
 pub async fn patch(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Path(IdPath { id }): Path<IdPath>,
+    IfMatch(precondition): IfMatch,
     ScimJson(body): ScimJson,
 ) -> ScimResult<StatusCode> {
     if let Some(ops) = member_value_ops(&body) {
-        return patch_members(&state, &auth, &params["id"], &headers, &ops).await;
+        return patch_members(&state, &auth, &id, precondition.as_ref(), &ops).await;
     }
     let touches_members = patch_touches_members(&body);
-    update(&state, &auth, &params["id"], &headers, |current, members| {
+    update(&state, &auth, &id, precondition.as_ref(), |current, members| {
         let refs: Vec<Reference<'_>> = members.iter().map(|id| Reference { id, display: None }).collect();
         let scim = group_to_scim(current, &auth.base_url, touches_members.then_some(refs.as_slice()));
         let patched = patch::apply_patch(&scim, &GROUP_RESOURCE, &body)
@@ -512,11 +515,11 @@ async fn patch_members(
     state: &AppState,
     auth: &Authorized,
     id: &str,
-    headers: &HeaderMap,
+    precondition: Option<&Precondition>,
     ops: &[MemberOp],
 ) -> ScimResult<StatusCode> {
-    let current: Group = find(state, &auth.namespace, id).await?;
-    check_if_match(headers, &etag(&current))?;
+    let current: Group = find(state.writer(), &auth.namespace, id).await?;
+    write::check(precondition, &current)?;
     let (added, removed) = state.store.read(&auth.namespace, |ns| {
         member_delta(ops, |user| {
             ns.users
@@ -525,8 +528,8 @@ async fn patch_members(
         })
     });
     check_members_exist(state, &auth.namespace, &added.iter().cloned().collect()).await?;
-    set_membership(state, &auth.namespace, id, &added, true).await?;
-    set_membership(state, &auth.namespace, id, &removed, false).await?;
+    set_membership(state.writer(), &auth.namespace, id, &added, true).await?;
+    set_membership(state.writer(), &auth.namespace, id, &removed, false).await?;
     ensure_group_exists(state, &auth.namespace, id, &added).await?;
     tracing::info!(namespace = %auth.namespace, %id, added = added.len(), removed = removed.len(), "group members updated");
     Ok(StatusCode::NO_CONTENT)
@@ -537,17 +540,16 @@ async fn patch_members(
 pub async fn delete(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Path(IdPath { id }): Path<IdPath>,
+    IfMatch(precondition): IfMatch,
 ) -> ScimResult<StatusCode> {
-    let id = &params["id"];
-    let current: Group = find(&state, &auth.namespace, id).await?;
-    check_if_match(&headers, &etag(&current))?;
+    let current: Group = find(state.writer(), &auth.namespace, &id).await?;
+    write::check(precondition.as_ref(), &current)?;
     let members: Vec<String> = state
         .store
-        .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
-    set_membership(&state, &auth.namespace, id, &members, false).await?;
-    write::delete(&state, &auth.namespace, &current).await?;
+        .read(&auth.namespace, |ns| ns.members(&id).cloned().collect());
+    set_membership(state.writer(), &auth.namespace, &id, &members, false).await?;
+    write::delete(state.writer(), &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{AttrPath, Filter, parse_filter};
+use super::request::scim_response;
 use super::resource::{Projection, project};
 use super::schema::ResourceType;
-use super::server::scim_response;
 
 /// The ListResponse schema URN.
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";

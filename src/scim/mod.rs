@@ -1,7 +1,8 @@
 //! The SCIM 2.0 endpoint (RFC 7643 / RFC 7644).
 //!
-//! request → `server` (auth, body limits) → `users` / `groups` handlers → `patch` / `filter`
-//! (pure) → `write` (custom resources via the API server) ; reads come from `store`.
+//! request → `server` (routes) → `users` / `groups` handlers, which receive what `request`
+//! extracts (auth, body limits, path, If-Match) → `patch` / `filter` (pure) → `write` (custom
+//! resources via the API server); reads come from `store`.
 
 pub mod auth;
 pub mod claims;
@@ -11,6 +12,7 @@ pub mod filter;
 mod groups;
 mod list;
 pub mod patch;
+pub mod request;
 pub mod resource;
 pub mod schema;
 mod search;

@@ -7,10 +7,14 @@ use serde_json::{Map, Value, json};
 use super::error::{ScimError, ScimResult};
 use super::filter::{AttrPath, Filter, parse_patch_path};
 use super::schema::{ENTERPRISE_USER_SCHEMA_ID, GROUP_SCHEMA_ID, ResourceType, Returned, USER_SCHEMA_ID};
+use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{Group, GroupSpec, User, UserSpec};
 
-/// Annotation holding the time of the last SCIM write (`meta.lastModified`).
-pub const LAST_MODIFIED: &str = "scim-operator.io/last-modified";
+/// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
+pub fn now() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
+}
 
 /// A group member as shown in `members` (or a group in a user's `groups`).
 pub struct Reference<'a> {

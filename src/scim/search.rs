@@ -7,8 +7,8 @@ use axum::response::Response;
 
 use super::error::ScimResult;
 use super::list::{ListRequest, Query};
+use super::request::{AppState, Authorized, ScimJson};
 use super::schema::{GROUP_RESOURCE, USER_RESOURCE};
-use super::server::{AppState, Authorized, ScimJson};
 use super::{groups, users};
 
 /// `POST /.search`. A filter or attribute that only one resource type has (`userName`) selects

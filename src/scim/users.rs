@@ -1,9 +1,7 @@
 //! `/Users`: list, get, create, replace (PUT), patch, delete.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use kube::ResourceExt;
 use serde_json::Value;
@@ -13,11 +11,11 @@ use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
 use super::patch;
+use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
-use super::server::{AppState, Authorized, ScimJson, check_if_match, scim_response};
 use super::store::Namespace;
-use super::write::{self, Created, create_claimed, find, replace_edited, stamp};
+use super::write::{self, Created, Precondition, create_claimed, find, replace_edited, stamp};
 use crate::api::{User, UserSpec};
 
 /// A User as SCIM JSON, with the groups it belongs to.
@@ -107,10 +105,10 @@ fn respond(
 pub async fn get(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
+    Path(IdPath { id }): Path<IdPath>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    let user = find(&state, &auth.namespace, &params["id"]).await?;
+    let user = find(state.writer(), &auth.namespace, &id).await?;
     let selection = Selection::parse(&query, &USER_RESOURCE);
     Ok(respond(&state, &auth, &user, StatusCode::OK, Some(&selection)))
 }
@@ -137,7 +135,7 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
         stamp(&mut user, &directory);
         user
     };
-    let created = match create_claimed(&state, &auth.namespace, make).await? {
+    let created = match create_claimed(state.writer(), &auth.namespace, make).await? {
         Created::New(user) => user,
         Created::Taken(_) => return Err(conflict(&user_name)),
     };
@@ -151,28 +149,35 @@ async fn update(
     state: &AppState,
     auth: &Authorized,
     id: &str,
-    headers: &HeaderMap,
+    precondition: Option<&Precondition>,
     edit: impl Fn(&User) -> ScimResult<UserSpec>,
 ) -> ScimResult<User> {
     let taken = |next: &User| conflict(&next.spec.user_name);
-    let updated = replace_edited(state, &auth.namespace, id, headers, taken, |current: &User| {
-        let mut spec = edit(current)?;
-        spec.groups = current.spec.groups.clone();
-        if spec == current.spec {
-            return Ok(None);
-        }
-        if fold_user_name(&spec.user_name) != fold_user_name(&current.spec.user_name)
-            && state.store.read(&auth.namespace, |ns| {
-                ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id)
-            })
-        {
-            return Err(conflict(&spec.user_name));
-        }
-        let mut next = current.clone();
-        next.spec = spec;
-        stamp(&mut next, &auth.directory.name_any());
-        Ok(Some(next))
-    })
+    let updated = replace_edited(
+        state.writer(),
+        &auth.namespace,
+        id,
+        precondition,
+        taken,
+        |current: &User| {
+            let mut spec = edit(current)?;
+            spec.groups = current.spec.groups.clone();
+            if spec == current.spec {
+                return Ok(None);
+            }
+            if fold_user_name(&spec.user_name) != fold_user_name(&current.spec.user_name)
+                && state.store.read(&auth.namespace, |ns| {
+                    ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id)
+                })
+            {
+                return Err(conflict(&spec.user_name));
+            }
+            let mut next = current.clone();
+            next.spec = spec;
+            stamp(&mut next, &auth.directory.name_any());
+            Ok(Some(next))
+        },
+    )
     .await?;
     tracing::info!(namespace = %auth.namespace, %id, "user updated");
     Ok(updated)
@@ -182,12 +187,12 @@ async fn update(
 pub async fn replace(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Path(IdPath { id }): Path<IdPath>,
+    IfMatch(precondition): IfMatch,
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
     let spec = parse_body(body)?;
-    let user = update(&state, &auth, &params["id"], &headers, |_| Ok(spec.clone())).await?;
+    let user = update(&state, &auth, &id, precondition.as_ref(), |_| Ok(spec.clone())).await?;
     Ok(respond(&state, &auth, &user, StatusCode::OK, None))
 }
 
@@ -195,11 +200,11 @@ pub async fn replace(
 pub async fn patch(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Path(IdPath { id }): Path<IdPath>,
+    IfMatch(precondition): IfMatch,
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
-    let user = update(&state, &auth, &params["id"], &headers, |current| {
+    let user = update(&state, &auth, &id, precondition.as_ref(), |current| {
         let scim = user_to_scim(current, &auth.base_url, &[]);
         let patched = patch::apply_patch(&scim, &USER_RESOURCE, &body)
             .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
@@ -213,13 +218,12 @@ pub async fn patch(
 pub async fn delete(
     auth: Authorized,
     State(state): State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Path(IdPath { id }): Path<IdPath>,
+    IfMatch(precondition): IfMatch,
 ) -> ScimResult<StatusCode> {
-    let id = &params["id"];
-    let current: User = find(&state, &auth.namespace, id).await?;
-    check_if_match(&headers, &etag(&current))?;
-    write::delete(&state, &auth.namespace, &current).await?;
+    let current: User = find(state.writer(), &auth.namespace, &id).await?;
+    write::check(precondition.as_ref(), &current)?;
+    write::delete(state.writer(), &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }

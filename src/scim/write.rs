@@ -5,25 +5,75 @@
 //! without a lock, for creates and renames alike.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use axum::http::HeaderMap;
-use axum::http::header::IF_MATCH;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::claims::{self, Keyed};
-use super::error::{ScimError, ScimResult};
-use super::resource::{LAST_MODIFIED, etag};
-use super::server::{AppState, check_if_match};
-use super::store::Cached;
+use super::error::{ScimError, ScimResult, is_conflict};
+use super::resource::{etag, now};
+use super::store::{Cached, Store};
+use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{User, labels};
 
 /// How many times an update is retried after losing a race with another writer.
 const UPDATE_ATTEMPTS: usize = 10;
 /// Parallel member updates of one group request.
 const MEMBERSHIP_PARALLELISM: usize = 16;
+
+/// Where writes go: the API server, the cache that records what was written (read-your-writes),
+/// and how long a name claim whose holder does not hold the name is left alone.
+#[derive(Clone, Copy)]
+pub struct Writer<'a> {
+    pub client: &'a Client,
+    pub store: &'a Store,
+    pub claim_grace: Duration,
+}
+
+/// A precondition on the version a write applies to (SCIM's `If-Match`, RFC 7644 §3.14): `*` or
+/// a list of ETags, weak or strong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Precondition {
+    /// `*`: any current version.
+    any: bool,
+    /// The named versions, without `W/` and quotes.
+    etags: Vec<String>,
+}
+
+impl Precondition {
+    /// An `If-Match` header value.
+    pub fn if_match(value: &str) -> Self {
+        Precondition {
+            any: value.split(',').any(|e| e.trim() == "*"),
+            etags: value.split(',').map(bare_etag).collect(),
+        }
+    }
+
+    /// Fails with 412 when `current` has none of the named versions.
+    pub fn check(&self, current: &impl ResourceExt) -> ScimResult<()> {
+        let current_etag = etag(current);
+        if self.any || self.etags.contains(&bare_etag(&current_etag)) {
+            Ok(())
+        } else {
+            Err(ScimError::precondition_failed(format!(
+                "If-Match does not match the current version {current_etag}"
+            )))
+        }
+    }
+}
+
+/// An ETag without `W/` and quotes.
+fn bare_etag(etag: &str) -> String {
+    etag.trim().trim_start_matches("W/").trim_matches('"').to_string()
+}
+
+/// Checks `precondition`, when there is one, against the current version.
+pub fn check(precondition: Option<&Precondition>, current: &impl ResourceExt) -> ScimResult<()> {
+    precondition.map_or(Ok(()), |p| p.check(current))
+}
 
 /// The id prefix of Users.
 pub const USER_ID_PREFIX: char = 'u';
@@ -50,12 +100,6 @@ pub fn is_valid_id(prefix: char, id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
-pub fn now() -> String {
-    let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
-}
-
 /// Labels and annotations of an object the SCIM endpoint writes.
 pub fn stamp<K: Resource>(obj: &mut K, directory: &str) {
     let meta = obj.meta_mut();
@@ -79,7 +123,7 @@ pub enum Created<K> {
 /// refused for certain, the claim is released again; when its outcome is unknown (the API server
 /// failed midway), the claim stays and becomes stale if the object was never stored.
 pub(crate) async fn create_claimed<K>(
-    state: &AppState,
+    w: Writer<'_>,
     namespace: &str,
     make: impl Fn(String) -> K,
 ) -> ScimResult<Created<K>>
@@ -89,17 +133,16 @@ where
     let id = new_id(id_prefix::<K>());
     let object = make(id.clone());
     let key = object.unique_key();
-    if let Some(holder) = claims::acquire::<K>(&state.client, namespace, &key, &id, state.config.claim_grace).await? {
+    if let Some(holder) = claims::acquire::<K>(w.client, namespace, &key, &id, w.claim_grace).await? {
         return Ok(Created::Taken(holder));
     }
-    let api = Api::<K>::namespaced(state.client.clone(), namespace);
+    let api = Api::<K>::namespaced(w.client.clone(), namespace);
     match api.create(&PostParams::default(), &object).await {
         Ok(created) => {
             // A request for the same key may have taken the claim while this create was in flight
             // (it found no holder yet): then exactly one of the two objects must stay.
-            if !claims::is_held_by::<K>(&state.client, namespace, &key, &id).await?
-                && let Some(holder) =
-                    claims::acquire::<K>(&state.client, namespace, &key, &id, state.config.claim_grace).await?
+            if !claims::is_held_by::<K>(w.client, namespace, &key, &id).await?
+                && let Some(holder) = claims::acquire::<K>(w.client, namespace, &key, &id, w.claim_grace).await?
             {
                 match api.delete(&id, &DeleteParams::default()).await {
                     Ok(_) => {}
@@ -108,11 +151,11 @@ where
                 }
                 return Ok(Created::Taken(holder));
             }
-            record(state, &id, created.clone());
+            record(w, &id, created.clone());
             Ok(Created::New(created))
         }
         Err(kube::Error::Api(s)) if s.code < 500 && s.code != 429 => {
-            claims::release::<K>(&state.client, namespace, &key, &id).await;
+            claims::release::<K>(w.client, namespace, &key, &id).await;
             Err(kube::Error::Api(s).into())
         }
         Err(e) => Err(e.into()),
@@ -121,21 +164,16 @@ where
 
 /// Records a written object in the cache, only when it is the object the request named: what a
 /// real write of that id returned.
-fn record<K: Cached>(state: &AppState, id: &str, obj: K) {
+fn record<K: Cached>(w: Writer<'_>, id: &str, obj: K) {
     if obj.meta().name.as_deref() == Some(id) && obj.meta().resource_version.is_some() {
-        state.store.record(obj);
+        w.store.record(obj);
     }
-}
-
-/// Whether an API error is a lost optimistic-concurrency race.
-pub fn is_conflict(err: &kube::Error) -> bool {
-    matches!(err, kube::Error::Api(s) if s.is_conflict())
 }
 
 /// Adds users to (or removes them from) a group by editing each member's `spec.groups`.
 /// Unknown users are refused when adding; removing a user that is gone is a no-op.
 pub async fn set_membership(
-    state: &AppState,
+    w: Writer<'_>,
     namespace: &str,
     group: &str,
     users: &[String],
@@ -144,7 +182,7 @@ pub async fn set_membership(
     // Futures are built eagerly (not in a stream closure) so the handler future stays `Send`.
     let updates: Vec<_> = users
         .iter()
-        .map(|user| set_one(state, namespace, group, user, member))
+        .map(|user| set_one(w, namespace, group, user, member))
         .collect();
     futures::stream::iter(updates)
         .buffer_unordered(MEMBERSHIP_PARALLELISM)
@@ -152,14 +190,14 @@ pub async fn set_membership(
         .await
 }
 
-async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, member: bool) -> ScimResult<()> {
+async fn set_one(w: Writer<'_>, namespace: &str, group: &str, user: &str, member: bool) -> ScimResult<()> {
     if !is_valid_id(USER_ID_PREFIX, user) {
         return if member { Err(unknown_member(user)) } else { Ok(()) };
     }
-    let api = Api::<User>::namespaced(state.client.clone(), namespace);
+    let api = Api::<User>::namespaced(w.client.clone(), namespace);
     for attempt in 0..UPDATE_ATTEMPTS {
         let current = match attempt {
-            0 => match state.store.read(namespace, |ns| ns.users.get(user).cloned()) {
+            0 => match w.store.read(namespace, |ns| ns.users.get(user).cloned()) {
                 Some(u) => Some((*u).clone()),
                 None => api.get_opt(user).await?,
             },
@@ -183,7 +221,7 @@ async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, mem
         });
         match api.patch(user, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(updated) => {
-                record(state, user, updated);
+                record(w, user, updated);
                 return Ok(());
             }
             Err(e) if is_conflict(&e) => continue,
@@ -206,40 +244,40 @@ pub(crate) fn unknown_member(user: &str) -> ScimError {
 /// Rewrites an object optimistically: `edit` turns the current version into the next one (`None`:
 /// nothing to change), which replaces it at the resourceVersion it was read at. When another
 /// writer got there first, the object is read again and edited again, except under `If-Match`,
-/// which then fails with 412. A changed unique key is claimed before the write (`conflict` when it
+/// which then fails with 412 (`precondition`). A changed unique key is claimed before the write (`conflict` when it
 /// is taken) and the old one released after it. Returns the object as stored.
 pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
-    state: &AppState,
+    w: Writer<'_>,
     namespace: &str,
     id: &str,
-    headers: &HeaderMap,
+    precondition: Option<&Precondition>,
     conflict: impl Fn(&K) -> ScimError,
     mut edit: impl FnMut(&K) -> ScimResult<Option<K>>,
 ) -> ScimResult<K> {
-    let api = Api::<K>::namespaced(state.client.clone(), namespace);
+    let api = Api::<K>::namespaced(w.client.clone(), namespace);
     let noun = K::kind(&()).to_lowercase();
     // A key claimed by an earlier attempt of this request, to release if the write goes elsewhere.
     let mut claimed: Option<String> = None;
     let result = async {
         for attempt in 0..UPDATE_ATTEMPTS {
             let current = match attempt {
-                0 => find(state, namespace, id).await?,
+                0 => find(w, namespace, id).await?,
                 _ => api
                     .get_opt(id)
                     .await?
                     .filter(|o| o.meta().deletion_timestamp.is_none())
                     .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", K::kind(&()))))?,
             };
-            check_if_match(headers, &etag(&current))?;
+            check(precondition, &current)?;
             let Some(next) = edit(&current)? else {
                 return Ok((current, None));
             };
             let (old_key, new_key) = (current.unique_key(), next.unique_key());
             if new_key != old_key && claimed.as_deref() != Some(new_key.as_str()) {
                 if let Some(stale) = claimed.take() {
-                    claims::release::<K>(&state.client, namespace, &stale, id).await;
+                    claims::release::<K>(w.client, namespace, &stale, id).await;
                 }
-                if claims::acquire::<K>(&state.client, namespace, &new_key, id, state.config.claim_grace)
+                if claims::acquire::<K>(w.client, namespace, &new_key, id, w.claim_grace)
                     .await?
                     .is_some()
                 {
@@ -249,11 +287,11 @@ pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
             }
             match api.replace(id, &PostParams::default(), &next).await {
                 Ok(updated) => {
-                    record(state, id, updated.clone());
+                    record(w, id, updated.clone());
                     let released = (new_key != old_key).then_some(old_key);
                     return Ok((updated, released));
                 }
-                Err(e) if is_conflict(&e) && headers.contains_key(IF_MATCH) => {
+                Err(e) if is_conflict(&e) && precondition.is_some() => {
                     return Err(ScimError::precondition_failed(format!(
                         "the {noun} changed while this request was applied"
                     )));
@@ -270,11 +308,11 @@ pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
     match result {
         Ok((updated, released)) => {
             if let Some(old_key) = released {
-                claims::release::<K>(&state.client, namespace, &old_key, id).await;
+                claims::release::<K>(w.client, namespace, &old_key, id).await;
             }
             // A claim taken for a key the stored object does not have (the edit changed course).
             if let Some(key) = claimed.filter(|k| *k != updated.unique_key()) {
-                claims::release::<K>(&state.client, namespace, &key, id).await;
+                claims::release::<K>(w.client, namespace, &key, id).await;
             }
             Ok(updated)
         }
@@ -283,7 +321,7 @@ pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
             // did land, the object holds the key anyway, and a claim it lacks is recreated by the
             // next rename or found missing by nobody: the cache check still guards the key).
             if let Some(key) = claimed {
-                claims::release::<K>(&state.client, namespace, &key, id).await;
+                claims::release::<K>(w.client, namespace, &key, id).await;
             }
             Err(e)
         }
@@ -293,21 +331,19 @@ pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
 /// The object from the cache, or from the API server when this replica has not seen it yet
 /// (read-your-writes across replicas). Objects being deleted count as gone; so does an id of a
 /// shape this server never issues, which never reaches the API server.
-pub(crate) async fn find<K: Keyed + Cached>(state: &AppState, namespace: &str, id: &str) -> ScimResult<K> {
+pub(crate) async fn find<K: Keyed + Cached>(w: Writer<'_>, namespace: &str, id: &str) -> ScimResult<K> {
     let not_found = || ScimError::not_found(format!("{} {id} not found", K::kind(&())));
     if !is_valid_id(id_prefix::<K>(), id) {
         return Err(not_found());
     }
-    if let Some(obj) = state.store.get::<K>(namespace, id) {
+    if let Some(obj) = w.store.get::<K>(namespace, id) {
         return Ok((*obj).clone());
     }
-    let found = Api::<K>::namespaced(state.client.clone(), namespace)
-        .get_opt(id)
-        .await?;
+    let found = Api::<K>::namespaced(w.client.clone(), namespace).get_opt(id).await?;
     let obj = found
         .filter(|o| o.meta().deletion_timestamp.is_none())
         .ok_or_else(not_found)?;
-    record(state, id, obj.clone());
+    record(w, id, obj.clone());
     Ok(obj)
 }
 
@@ -321,9 +357,9 @@ pub fn id_prefix<K: Keyed>() -> char {
 
 /// Deletes an object found by [`find`], forgets it, so a late watch event cannot revive it, and
 /// releases its key.
-pub(crate) async fn delete<K: Keyed + Cached>(state: &AppState, namespace: &str, current: &K) -> ScimResult<()> {
+pub(crate) async fn delete<K: Keyed + Cached>(w: Writer<'_>, namespace: &str, current: &K) -> ScimResult<()> {
     let id = current.name_any();
-    let api = Api::<K>::namespaced(state.client.clone(), namespace);
+    let api = Api::<K>::namespaced(w.client.clone(), namespace);
     let deleted_version = match api.delete(&id, &DeleteParams::default()).await {
         Ok(deleted) => deleted.left().and_then(|o| o.resource_version()),
         Err(kube::Error::Api(s)) if s.is_not_found() => {
@@ -334,14 +370,26 @@ pub(crate) async fn delete<K: Keyed + Cached>(state: &AppState, namespace: &str,
     let version = deleted_version
         .or_else(|| current.resource_version())
         .and_then(|v| v.parse().ok());
-    state.store.forget::<K>(namespace, &id, version);
-    claims::release::<K>(&state.client, namespace, &current.unique_key(), &id).await;
+    w.store.forget::<K>(namespace, &id, version);
+    claims::release::<K>(w.client, namespace, &current.unique_key(), &id).await;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_match_names_versions_weak_or_strong_or_any() {
+        let mut user = User::new("u1", Default::default());
+        user.metadata.resource_version = Some("42".into());
+        for matching in ["W/\"42\"", "\"42\"", "42", "W/\"1\", W/\"42\"", "*", "W/\"1\", *"] {
+            assert!(Precondition::if_match(matching).check(&user).is_ok(), "{matching}");
+        }
+        let err = Precondition::if_match("W/\"41\"").check(&user).unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::PRECONDITION_FAILED);
+        assert!(check(None, &user).is_ok(), "no If-Match, no precondition");
+    }
 
     #[test]
     fn new_ids_are_valid_and_distinct() {

@@ -29,7 +29,7 @@ pub(super) fn chart_env(ns: &str) -> Vec<(String, String)> {
     let objects = objects(&template(ns, ns, &["crds.install=false"]).unwrap());
     let deployment = find(&objects, "Deployment", &format!("{ns}-scim-operator"));
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_sequence()
+        .as_array()
         .unwrap();
     env.iter()
         .map(|e| {

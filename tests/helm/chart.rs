@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::Deserialize;
-use serde_yaml::Value;
+use serde_json::Value;
 
 /// The chart's directory in this repository.
 pub fn chart_dir() -> PathBuf {
@@ -75,8 +74,9 @@ pub fn template_with(release: &str, namespace: &str, sets: &[&str], extra: &[&st
 
 /// The rendered objects (empty documents dropped).
 pub fn objects(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|doc| Value::deserialize(doc).expect("rendered YAML parses"))
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .expect("rendered YAML parses")
+        .into_iter()
         .filter(|v| !v.is_null())
         .collect()
 }
@@ -102,7 +102,7 @@ pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
 /// A sequence of strings as a Vec.
 pub fn strings(value: &Value) -> Vec<String> {
     value
-        .as_sequence()
+        .as_array()
         .map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }

@@ -170,8 +170,8 @@ fn a_dynamic_binary_is_detected() {
 
 #[test]
 fn versions_of_crate_chart_and_image_agree() {
-    let chart: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(chart_dir().join("Chart.yaml")).unwrap()).unwrap();
+    let chart: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart_dir().join("Chart.yaml")).unwrap()).unwrap();
     assert_eq!(
         chart["appVersion"].as_str(),
         Some(VERSION),

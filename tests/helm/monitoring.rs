@@ -27,11 +27,11 @@ fn repo_file(path: &str) -> String {
 }
 
 /// Every alert of the rule file: (name, runbook_url).
-fn alerts(rules: &serde_yaml::Value) -> Vec<(String, String)> {
-    let groups = rules["groups"].as_sequence().expect("groups");
+fn alerts(rules: &serde_json::Value) -> Vec<(String, String)> {
+    let groups = rules["groups"].as_array().expect("groups");
     groups
         .iter()
-        .flat_map(|g| g["rules"].as_sequence().expect("rules"))
+        .flat_map(|g| g["rules"].as_array().expect("rules"))
         .filter_map(|r| {
             let name = r["alert"].as_str()?;
             let runbook = r["annotations"]["runbook_url"].as_str().unwrap_or("");
@@ -42,11 +42,11 @@ fn alerts(rules: &serde_yaml::Value) -> Vec<(String, String)> {
 
 /// Every `scim_operator_…` name in the rules' `expr`s.
 fn rule_metrics() -> BTreeSet<String> {
-    let rules: serde_yaml::Value = serde_yaml::from_str(&chart_file(RULES)).unwrap();
-    let groups = rules["groups"].as_sequence().expect("groups");
+    let rules: serde_json::Value = serde_saphyr::from_str(&chart_file(RULES)).unwrap();
+    let groups = rules["groups"].as_array().expect("groups");
     let exprs = groups
         .iter()
-        .flat_map(|g| g["rules"].as_sequence().expect("rules"))
+        .flat_map(|g| g["rules"].as_array().expect("rules"))
         .map(|r| r["expr"].as_str().expect("expr"));
     exprs.flat_map(metric_names).collect()
 }
@@ -110,7 +110,7 @@ fn alerts_and_dashboard_render_only_when_enabled() {
         rule["metadata"]["labels"]["release"].as_str(),
         Some("kube-prometheus-stack")
     );
-    let source: serde_yaml::Value = serde_yaml::from_str(&chart_file(RULES)).unwrap();
+    let source: serde_json::Value = serde_saphyr::from_str(&chart_file(RULES)).unwrap();
     let (shipped, expected) = (alerts(&rule["spec"]), alerts(&source));
     assert_eq!(shipped.len(), expected.len(), "the PrometheusRule ships every alert");
     for ((name, url), (source_name, source_url)) in shipped.iter().zip(&expected) {
@@ -140,7 +140,7 @@ fn alerts_and_dashboard_render_only_when_enabled() {
 
 #[test]
 fn every_alert_has_a_runbook_section_and_a_promtool_test() {
-    let rules: serde_yaml::Value = serde_yaml::from_str(&chart_file(RULES)).unwrap();
+    let rules: serde_json::Value = serde_saphyr::from_str(&chart_file(RULES)).unwrap();
     let runbooks = repo_file("docs/runbooks.md");
     let tests = repo_file("tests/prometheus/rules_test.yaml");
     let names: Vec<String> = alerts(&rules).into_iter().map(|(n, _)| n).collect();

@@ -1,6 +1,6 @@
 //! `helm lint`, `helm template` for the main value sets, and the values schema.
 
-use serde_yaml::Value;
+use serde_json::Value;
 
 use super::chart::*;
 
@@ -88,7 +88,7 @@ fn defaults_render_a_restricted_deployment() {
     assert_eq!(container["livenessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"));
     assert_eq!(container["readinessProbe"]["httpGet"]["path"].as_str(), Some("/readyz"));
     let ports: Vec<(String, i64)> = container["ports"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|p| {
@@ -106,7 +106,7 @@ fn defaults_render_a_restricted_deployment() {
         pod["containers"][0]["lifecycle"].is_null(),
         "no preStop hook without a sleep"
     );
-    let env = container["env"].as_sequence().unwrap();
+    let env = container["env"].as_array().unwrap();
     let env_names: Vec<&str> = env.iter().map(|e| e["name"].as_str().unwrap()).collect();
     for name in [
         "POD_NAMESPACE",
@@ -118,7 +118,7 @@ fn defaults_render_a_restricted_deployment() {
         assert!(env_names.contains(&name), "{name} in {env_names:?}");
     }
     let service = find(&objects, "Service", "rel-scim-operator");
-    let ports = service["spec"]["ports"].as_sequence().unwrap();
+    let ports = service["spec"]["ports"].as_array().unwrap();
     assert_eq!(ports[0]["port"].as_i64(), Some(80));
     assert_eq!(ports[0]["targetPort"].as_str(), Some("scim"));
     assert_eq!(ports[1]["targetPort"].as_str(), Some("metrics"));
@@ -162,7 +162,7 @@ fn rules(objects: &[Value]) -> Vec<(String, String, &Value)> {
     for kind in ["ClusterRole", "Role"] {
         for role in of_kind(objects, kind) {
             let name = role["metadata"]["name"].as_str().unwrap().to_string();
-            for rule in role["rules"].as_sequence().unwrap() {
+            for rule in role["rules"].as_array().unwrap() {
                 out.push((kind.to_string(), name.clone(), rule));
             }
         }
@@ -208,7 +208,7 @@ fn rbac_is_least_privilege() {
         }
     }
     let cluster_role = find(&defaults, "ClusterRole", "rel-scim-operator");
-    let rules = cluster_role["rules"].as_sequence().unwrap();
+    let rules = cluster_role["rules"].as_array().unwrap();
     let directories = rules
         .iter()
         .find(|r| strings(&r["resources"]) == ["directories"])
@@ -307,7 +307,7 @@ fn optional_parts_render() {
     // Native RBAC: namespaces and RoleBindings, and `bind` on exactly the configured ClusterRoles.
     let native = find(&objects, "ClusterRole", "rel-scim-operator-native-rbac");
     let bind = native["rules"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .find(|r| strings(&r["verbs"]) == ["bind"])
@@ -328,7 +328,7 @@ fn external_url_defaults_from_the_ingress_host() {
         let objects = render(sets);
         let deployment = find(&objects, "Deployment", "rel-scim-operator");
         let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-            .as_sequence()
+            .as_array()
             .unwrap();
         env.iter()
             .find(|e| e["name"].as_str() == Some("SCIM_EXTERNAL_URL"))

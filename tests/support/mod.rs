@@ -53,7 +53,7 @@ pub async fn apply_crds(client: &kube::Client) -> anyhow::Result<()> {
     let mut crds = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path)?)
+        let crd: CustomResourceDefinition = serde_saphyr::from_str(&std::fs::read_to_string(&path)?)
             .with_context(|| format!("parsing {}", path.display()))?;
         let name = crd.metadata.name.clone().context("CRD without a name")?;
         let params = PatchParams::apply("scim-operator-tests").force();

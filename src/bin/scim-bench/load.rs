@@ -244,7 +244,7 @@ pub fn raw_claim(user_name: &str, id: &str) -> scim_operator::api::NameClaim {
             kind: scim_operator::api::ClaimedKind::User,
             key,
             holder: id.to_string(),
-            since: scim_operator::scim::write::now(),
+            since: scim_operator::scim::resource::now(),
         },
     )
 }

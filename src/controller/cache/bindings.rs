@@ -263,7 +263,7 @@ mod tests {
         Condition {
             type_: type_.into(),
             status: status.into(),
-            reason: "Bound".into(),
+            reason: crate::api::reason::BOUND.into(),
             message: message.into(),
             observed_generation: Some(2),
             last_transition_time: time(since),

@@ -62,7 +62,7 @@ fn native_binding(user: &str) -> RbacBinding {
     rb.metadata.name = Some(format!("scim-{user}-admin"));
     rb.metadata.namespace = Some("ws".into());
     rb.metadata.labels = Some(
-        [(native::SOURCE_NAMESPACE, "ns"), (labels::USER, user)]
+        [(labels::SOURCE_NAMESPACE, "ns"), (labels::USER, user)]
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into(),
     );

@@ -52,7 +52,7 @@ fn suspended_user_has_no_role_and_says_why() {
     assert_eq!(status.org_role, None);
     assert_eq!(status.workspace_count, 0);
     let ready = status.conditions.iter().find(|c| c.type_ == condition::READY).unwrap();
-    assert_eq!(ready.reason, rules::reason::SUSPENDED);
+    assert_eq!(ready.reason, reason::SUSPENDED);
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn workspaces_that_need_a_change_elsewhere_are_stalled() {
     let collision = workspace_status(None, Some(&summary), Some(&keys), None, Some(3), &now());
     assert_eq!(
         kstatus_conditions(&collision.conditions),
-        kstatus_condition(condition::STALLED, rules::reason::NAME_COLLISION)
+        kstatus_condition(condition::STALLED, reason::NAME_COLLISION)
     );
     let not_owned = workspace_status(None, Some(&summary), None, Some("not ours"), Some(3), &now());
     assert_eq!(

@@ -6,7 +6,7 @@
 //! `2015-10-10T14:38:21.8617979-07:00`). The parser decides what a word means from where it
 //! stands, so attribute names such as `and` or `not` still work, and checks attribute names itself.
 
-use super::parse::FilterError;
+use super::error::FilterError;
 
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,13 +6,15 @@
 
 mod ast;
 mod display;
+mod error;
 mod eval;
 mod lexer;
 mod parse;
 mod validate;
 
 pub use ast::{AttrPath, CompareOp, Filter, PatchPath};
-pub use parse::{FilterError, MAX_DEPTH, MAX_FILTER_LEN, parse_filter, parse_patch_path};
+pub use error::FilterError;
+pub use parse::{MAX_DEPTH, MAX_FILTER_LEN, parse_filter, parse_patch_path};
 
 #[cfg(test)]
 mod eval_tests;

@@ -17,14 +17,8 @@
 use serde_json::Value;
 
 use super::ast::{AttrPath, CompareOp, Filter, PatchPath};
+use super::error::FilterError;
 use super::lexer::{Kind, Token, position, quote, tokenize};
-
-/// A filter or path that does not parse (or, from `Filter::validate`, does not fit the schema).
-///
-/// The message is meant for the client (the SCIM `detail`); positions are 1-based characters.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FilterError(pub String);
 
 /// The longest filter or path accepted, in bytes: a bound on work done for hostile input.
 pub const MAX_FILTER_LEN: usize = 4096;

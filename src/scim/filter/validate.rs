@@ -7,9 +7,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::ast::{AttrPath, CompareOp, Filter};
+use super::error::FilterError;
 use super::eval::{Found, Scope, compared, resolve};
 use super::lexer::quote;
-use super::parse::FilterError;
 use crate::scim::schema::{AttrType, Attribute, ResourceType};
 
 impl Filter {
