@@ -28,6 +28,7 @@ use crate::scim::resource::LAST_MODIFIED;
 /// Annotations that change without a provisioning change; never exported.
 pub const VOLATILE_ANNOTATIONS: &[&str] = &[
     LAST_MODIFIED,
+    crate::scim::trace::LAST_REQUEST,
     "kubectl.kubernetes.io/last-applied-configuration",
     "argocd.argoproj.io/tracking-id",
 ];

@@ -24,6 +24,7 @@ use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
 use crate::scim::server::{self, AppState, DirectorySlots, ScimConfig};
 use crate::scim::store::Store;
+use crate::scim::trace;
 
 /// Settings of a running server.
 #[derive(Clone, Debug, clap::Args)]
@@ -79,7 +80,9 @@ pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) ->
                 // limit must count every request together.
                 .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight)),
         )
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track));
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        // Outermost: every answer, a 429 included, carries its request id.
+        .layer(axum::middleware::from_fn(trace::middleware));
     server::canonical_paths(app)
 }
 

@@ -16,5 +16,6 @@ pub mod schema;
 mod search;
 pub mod server;
 pub mod store;
+pub mod trace;
 mod users;
 pub mod write;

@@ -18,6 +18,7 @@ use super::error::{ScimError, ScimResult};
 use super::resource::{LAST_MODIFIED, etag};
 use super::server::{AppState, check_if_match};
 use super::store::Cached;
+use super::trace;
 use crate::api::{User, labels};
 
 /// How many times an update is retried after losing a race with another writer.
@@ -56,15 +57,20 @@ pub fn now() -> String {
     jiff::Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
 }
 
-/// Labels and annotations of an object the SCIM endpoint writes.
-pub fn stamp<K: Resource>(obj: &mut K, directory: &str) {
+/// Labels and annotations of an object the SCIM endpoint writes: its directory, the time, and
+/// (inside a request) the request's trace, [`trace::LAST_REQUEST`].
+pub fn stamp<K: Resource<DynamicType = ()>>(obj: &mut K, directory: &str) {
+    let resource = format!("{}s", K::kind(&()));
+    let request = trace::last_request(&resource, obj.meta().name.as_deref().unwrap_or_default());
     let meta = obj.meta_mut();
     meta.labels
         .get_or_insert_with(BTreeMap::new)
         .insert(labels::DIRECTORY.into(), directory.into());
-    meta.annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(LAST_MODIFIED.into(), now());
+    let annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
+    annotations.insert(LAST_MODIFIED.into(), now());
+    if let Some(request) = request {
+        annotations.insert(trace::LAST_REQUEST.into(), request);
+    }
 }
 
 /// The outcome of [`create_claimed`].
@@ -177,10 +183,12 @@ async fn set_one(state: &AppState, namespace: &str, group: &str, user: &str, mem
             }
         }
         // A merge patch carrying the resourceVersion is a compare-and-swap on the member list.
-        let patch = json!({
-            "metadata": {"resourceVersion": current.resource_version()},
-            "spec": {"groups": groups},
-        });
+        // Membership changes only through /Groups: the trace names the group's request.
+        let mut metadata = json!({"resourceVersion": current.resource_version()});
+        if let Some(request) = trace::last_request("Groups", group) {
+            metadata["annotations"] = json!({ trace::LAST_REQUEST: request });
+        }
+        let patch = json!({"metadata": metadata, "spec": {"groups": groups}});
         match api.patch(user, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(updated) => {
                 record(state, user, updated);
