@@ -1,0 +1,269 @@
+//! `scim-operator export --watch --git <dir>`: a provisioning audit trail in Git.
+//!
+//! The watcher keeps `<dir>/<namespace>/` equal to what [`export`] writes, and commits every
+//! change: one commit per burst of changes (a quiet period, bounded by a maximum delay), whose
+//! message lists each changed file and the SCIM requests behind it (see [`message`]). So
+//! `git log -p` is the audit trail, and a pull request from that branch can gate it.
+//!
+//! It keeps no state outside the tree: on start it syncs once and commits only what differs, and
+//! a sync that changes no file commits nothing. Only `<dir>/<namespace>/` is staged and committed;
+//! the rest of the repository is left alone.
+
+pub mod git;
+pub mod message;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::api::{Group, RoleBinding, User, Workspace, labels};
+use crate::export::{self, ExportOptions};
+use crate::scim::trace::LAST_REQUEST;
+pub use git::{Author, Git};
+use message::{Ledger, Source, Sources};
+
+/// How the watcher runs.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// What to export (as `export` without `--watch`).
+    pub export: ExportOptions,
+    /// Quiet time after a change before it is committed; changes within it share a commit.
+    pub quiet: Duration,
+    /// Longest a change waits for quiet: a steady trickle still gets committed.
+    pub max_delay: Duration,
+    /// Author and committer of the commits.
+    pub author: Author,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            export: ExportOptions::default(),
+            quiet: Duration::from_millis(1500),
+            max_delay: Duration::from_secs(10),
+            author: Author::default(),
+        }
+    }
+}
+
+/// What the watcher has done so far, for callers (and tests) to wait on instead of sleeping.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Watch events received.
+    pub observed: u64,
+    /// Of those, how many had been received when the last finished sync started: every event
+    /// up to here is reflected in the tree.
+    pub synced: u64,
+    /// Syncs finished, the start-up one included.
+    pub syncs: u64,
+    /// Commits made.
+    pub commits: u64,
+}
+
+/// Retry delay after a failed sync (API server or git unavailable).
+const RETRY: Duration = Duration::from_secs(5);
+
+/// Keeps `tree/<namespace>/` in step with the cluster and commits each change, until `shutdown`.
+pub async fn watch(
+    client: Client,
+    namespace: &str,
+    options: &AuditOptions,
+    tree: &Path,
+    progress: watch::Sender<Progress>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let git = Git::open(tree, options.author.clone()).await?;
+    let mut events = events(&client, namespace, options.export.directory.as_deref());
+    let mut ledger = Ledger::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    // The start-up sync: resumes from whatever the tree holds.
+    let mut failed = sync_logged(&client, namespace, options, &git, &mut ledger, true, &progress, 0).await;
+    loop {
+        // Wait for a change (or retry a failed sync after a pause).
+        tokio::select! {
+            event = events.next() => {
+                if event.is_none() {
+                    anyhow::bail!("watch ended");
+                }
+                progress.send_modify(|p| p.observed += 1);
+            }
+            () = tokio::time::sleep(RETRY), if failed => {}
+            () = &mut shutdown => return Ok(()),
+        }
+        // Debounce: until `quiet` passes without an event, at most `max_delay`.
+        let deadline = tokio::time::Instant::now() + options.max_delay;
+        loop {
+            tokio::select! {
+                event = events.next() => {
+                    if event.is_none() {
+                        anyhow::bail!("watch ended");
+                    }
+                    progress.send_modify(|p| p.observed += 1);
+                }
+                () = tokio::time::sleep(options.quiet) => break,
+                () = tokio::time::sleep_until(deadline) => break,
+                () = &mut shutdown => return Ok(()),
+            }
+        }
+        let seen = progress.borrow().observed;
+        failed = sync_logged(&client, namespace, options, &git, &mut ledger, false, &progress, seen).await;
+    }
+}
+
+/// [`sync`], logged and reported; whether it failed.
+#[allow(clippy::too_many_arguments)] // one private call site pair; a struct would only rename them
+async fn sync_logged(
+    client: &Client,
+    namespace: &str,
+    options: &AuditOptions,
+    git: &Git,
+    ledger: &mut Ledger,
+    first: bool,
+    progress: &watch::Sender<Progress>,
+    seen: u64,
+) -> bool {
+    match sync(client, namespace, options, git, ledger, first).await {
+        Ok(commit) => {
+            if let Some(commit) = &commit {
+                tracing::info!(%namespace, %commit, "provisioning change committed");
+            }
+            progress.send_modify(|p| {
+                p.syncs += 1;
+                p.synced = seen;
+                p.commits += u64::from(commit.is_some());
+            });
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%namespace, error = format!("{error:#}"), "audit sync failed; retrying");
+            true
+        }
+    }
+}
+
+/// One round: export, stage, and commit what changed with its causes. Returns the new commit,
+/// `None` when the tree was already in step.
+pub async fn sync(
+    client: &Client,
+    namespace: &str,
+    options: &AuditOptions,
+    git: &Git,
+    ledger: &mut Ledger,
+    first: bool,
+) -> anyhow::Result<Option<String>> {
+    // Sources are read before the export: a request seen here is older than the state exported.
+    let directory = options.export.directory.as_deref();
+    let mut sources = sources(client, namespace, directory).await?;
+    ledger.observe(&sources);
+    export::export(client, namespace, &options.export, git.dir()).await?;
+    let changes = git.stage(namespace).await?;
+    if changes.iter().any(|c| !ledger.knows(c)) {
+        // An object created between the two reads: read again to learn where it comes from.
+        sources = self::sources(client, namespace, directory).await?;
+        ledger.observe(&sources);
+    }
+    if changes.is_empty() {
+        if first {
+            ledger.settle(&sources);
+        }
+        return Ok(None);
+    }
+    let attributed = ledger.attribute(&changes, &sources);
+    let commit = git.commit(namespace, &message::render(namespace, &attributed)).await?;
+    ledger.committed(&changes, &sources);
+    Ok(Some(commit))
+}
+
+/// Watch events of the four kinds of the directory, as one stream of "something changed".
+fn events(client: &Client, namespace: &str, directory: Option<&str>) -> impl Stream<Item = ()> + Unpin + use<> {
+    let mut config = watcher::Config::default();
+    if let Some(directory) = directory {
+        config = config.labels(&format!("{}={directory}", labels::DIRECTORY));
+    }
+    fn kind<K>(client: &Client, namespace: &str, config: &watcher::Config) -> futures::stream::BoxStream<'static, ()>
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+    {
+        watcher(Api::<K>::namespaced(client.clone(), namespace), config.clone())
+            .default_backoff()
+            .filter_map(|event| async move {
+                match event {
+                    Ok(_) => Some(()),
+                    Err(error) => {
+                        tracing::warn!(error = %error, kind = K::kind(&()).as_ref(), "audit watch failed; retrying");
+                        None
+                    }
+                }
+            })
+            .boxed()
+    }
+    futures::stream::select_all([
+        kind::<Workspace>(client, namespace, &config),
+        kind::<RoleBinding>(client, namespace, &config),
+        kind::<User>(client, namespace, &config),
+        kind::<Group>(client, namespace, &config),
+    ])
+}
+
+/// The Users and Groups, their traces, and what each Workspace and RoleBinding derives from.
+async fn sources(client: &Client, namespace: &str, directory: Option<&str>) -> anyhow::Result<Sources> {
+    let mut params = ListParams::default();
+    if let Some(directory) = directory {
+        params = params.labels(&format!("{}={directory}", labels::DIRECTORY));
+    }
+    let users = Api::<User>::namespaced(client.clone(), namespace).list(&params).await?;
+    let groups = Api::<Group>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await?;
+    let workspaces = Api::<Workspace>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await?;
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await?;
+    let mut out = Sources::default();
+    for user in &users {
+        out.traces.insert(Source::User(user.name_any()), trace(user));
+    }
+    for group in &groups {
+        out.traces.insert(Source::Group(group.name_any()), trace(group));
+    }
+    let mut feeding: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ws in &workspaces {
+        let ids: BTreeSet<String> = ws.spec.groups.iter().map(|g| g.group.clone()).collect();
+        let from = ids.iter().cloned().map(Source::Group).collect();
+        out.derived.insert(("workspaces".into(), ws.name_any()), from);
+        feeding.insert(ws.name_any(), ids);
+    }
+    let user_groups: BTreeMap<String, &Vec<String>> = users.iter().map(|u| (u.name_any(), &u.spec.groups)).collect();
+    for rb in &bindings {
+        // The user, and those of its groups that feed the binding's workspace (all of them for
+        // the organisation-level binding).
+        let mut from = BTreeSet::from([Source::User(rb.spec.user.clone())]);
+        let feeds = rb.spec.workspace.as_ref().and_then(|ws| feeding.get(ws));
+        for group in user_groups.get(&rb.spec.user).into_iter().flat_map(|g| g.iter()) {
+            if feeds.is_none_or(|f| f.contains(group)) {
+                from.insert(Source::Group(group.clone()));
+            }
+        }
+        out.derived.insert(("rolebindings".into(), rb.name_any()), from);
+    }
+    Ok(out)
+}
+
+/// The trace annotation of an object.
+fn trace(object: &impl ResourceExt) -> Option<String> {
+    object.annotations().get(LAST_REQUEST).cloned()
+}
