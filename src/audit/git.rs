@@ -106,6 +106,11 @@ impl Git {
     /// Stages everything under `folder` (new, changed and removed files) and returns the staged
     /// changes there, relative to the tree.
     pub async fn stage(&self, folder: &str) -> anyhow::Result<Vec<FileChange>> {
+        // `git add` refuses a pathspec that matches nothing: a folder not written nor tracked yet.
+        let tracked = !self.run(&["ls-files", "--", folder], None).await?.is_empty();
+        if !tracked && !self.dir.join(folder).exists() {
+            return Ok(Vec::new());
+        }
         self.run(&["add", "--all", "--", folder], None).await?;
         let listed = self
             .run(
@@ -128,6 +133,11 @@ impl Git {
                 _ => bail!("unexpected git diff output"),
             })
             .collect()
+    }
+
+    /// A file's content in `HEAD` (path relative to the tree).
+    pub async fn show_head(&self, path: &str) -> anyhow::Result<String> {
+        self.run(&["show", &format!("HEAD:./{path}")], None).await
     }
 
     /// Commits what is staged under `folder` with `message`; returns the commit id.
@@ -161,6 +171,7 @@ mod tests {
     async fn stages_and_commits_one_folder_only() {
         let dir = tempfile::tempdir().unwrap();
         let git = Git::open(dir.path(), Author::default()).await.unwrap();
+        assert!(git.stage("ns").await.unwrap().is_empty(), "no folder yet");
         std::fs::create_dir_all(dir.path().join("ns/workspaces")).unwrap();
         std::fs::write(dir.path().join("ns/workspaces/a.yaml"), "a\n").unwrap();
         std::fs::write(dir.path().join("other.txt"), "not ours\n").unwrap();

@@ -118,6 +118,15 @@ impl Ledger {
         }
     }
 
+    /// Learns the sources of a removed file from its last committed content (after a restart,
+    /// the watcher never saw the object).
+    pub fn learn_from_file(&mut self, change: &FileChange, content: &str) {
+        if let Some(object) = change.object() {
+            let from = sources_in_file(&object.0, content);
+            self.known.insert(object, from);
+        }
+    }
+
     /// Whether the sources of a changed file are known.
     pub fn knows(&self, change: &FileChange) -> bool {
         change.object().is_some_and(|(folder, name)| {
@@ -192,6 +201,30 @@ impl Ledger {
             Some(parsed) => Cause::Request(parsed),
             None => Cause::Unreadable(source.clone()),
         })
+    }
+}
+
+/// The sources named in an exported file: a RoleBinding's `spec.user`, a Workspace's
+/// `spec.groups[].group`. Read line by line: `export` writes them in a fixed, byte-stable shape.
+pub fn sources_in_file(folder: &str, content: &str) -> BTreeSet<Source> {
+    let field = |line: &str, key: &str| {
+        let line = line.trim_start().trim_start_matches("- ");
+        line.strip_prefix(key).map(|v| v.trim().to_string())
+    };
+    let spec = content.split_once("\nspec:\n").map_or("", |(_, s)| s);
+    match folder {
+        "rolebindings" => spec
+            .lines()
+            .filter(|l| l.starts_with("  user:"))
+            .filter_map(|l| field(l, "user:"))
+            .map(Source::User)
+            .collect(),
+        "workspaces" => spec
+            .lines()
+            .filter_map(|l| field(l, "group:"))
+            .map(Source::Group)
+            .collect(),
+        _ => BTreeSet::new(),
     }
 }
 
@@ -329,6 +362,20 @@ mod tests {
             BTreeSet::from([Cause::Deleted(Source::Group("g1".into()))])
         );
         assert!(render("ns", &attributed).contains("  removed ns/workspaces/sales.yaml\n    by Groups/g1 deleted"));
+    }
+
+    #[test]
+    fn sources_are_read_from_exported_files() {
+        let binding = "apiVersion: v\nkind: RoleBinding\nmetadata:\n  labels:\n    scim-operator.io/user: u1\n  name: u1-sales\nspec:\n  role: admin\n  user: u1\n  userName: ada@example.com\n  workspace: sales\n";
+        assert_eq!(
+            sources_in_file("rolebindings", binding),
+            BTreeSet::from([Source::User("u1".into())])
+        );
+        let workspace = "kind: Workspace\nspec:\n  displayName: Sales\n  groups:\n  - displayName: ws-Sales-role-admin\n    group: g1\n    role: admin\n  - displayName: ws-Sales-role-member\n    group: g2\n    role: member\n";
+        assert_eq!(
+            sources_in_file("workspaces", workspace),
+            BTreeSet::from([Source::Group("g1".into()), Source::Group("g2".into())])
+        );
     }
 
     #[test]

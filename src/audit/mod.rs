@@ -27,7 +27,7 @@ use crate::api::{Group, RoleBinding, User, Workspace, labels};
 use crate::export::{self, ExportOptions};
 use crate::scim::trace::LAST_REQUEST;
 pub use git::{Author, Git};
-use message::{Ledger, Source, Sources};
+use message::{Ledger, Source, Sources, Status};
 
 /// How the watcher runs.
 #[derive(Clone, Debug)]
@@ -65,6 +65,8 @@ pub struct Progress {
     pub syncs: u64,
     /// Commits made.
     pub commits: u64,
+    /// The error of the last sync, when it failed (retried after a pause).
+    pub last_error: Option<String>,
 }
 
 /// Retry delay after a failed sync (API server or git unavailable).
@@ -138,11 +140,14 @@ async fn sync_logged(
                 p.syncs += 1;
                 p.synced = seen;
                 p.commits += u64::from(commit.is_some());
+                p.last_error = None;
             });
             false
         }
         Err(error) => {
-            tracing::warn!(%namespace, error = format!("{error:#}"), "audit sync failed; retrying");
+            let error = format!("{error:#}");
+            tracing::warn!(%namespace, %error, "audit sync failed; retrying");
+            progress.send_modify(|p| p.last_error = Some(error));
             true
         }
     }
@@ -168,6 +173,14 @@ pub async fn sync(
         // An object created between the two reads: read again to learn where it comes from.
         sources = self::sources(client, namespace, directory).await?;
         ledger.observe(&sources);
+    }
+    for change in &changes {
+        if change.status != Status::Deleted || ledger.knows(change) {
+            continue;
+        }
+        // Removed while the watcher was down: its last committed content names its sources.
+        let content = git.show_head(&change.path).await?;
+        ledger.learn_from_file(change, &content);
     }
     if changes.is_empty() {
         if first {
