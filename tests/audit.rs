@@ -313,3 +313,57 @@ async fn every_provisioning_change_is_one_commit_naming_its_request() {
     assert!(!git(tree, &["log", "-p"]).contains(&token));
     assert_eq!(git(tree, &["status", "--porcelain"]), "", "everything committed");
 }
+
+#[tokio::test]
+async fn the_cli_commits_and_stops_on_sigterm() {
+    let client = support::client().await;
+    let ns = support::fresh_namespace(&client, "audit-cli").await;
+    let token = create_directory(&client, &ns, DIRECTORY).await;
+    let addr = spawn_server(client.clone(), ServerOptions::default()).await;
+    let scim = Scim::connect(addr, &ns, DIRECTORY, &token).await;
+    let _controller = start_controller(&client, &ns);
+    let id = scim.create_user("grace@example.com").await;
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), &ns);
+    let bound = await_condition(bindings, &id, |rb: Option<&RoleBinding>| rb.is_some());
+    tokio::time::timeout(WAIT, bound).await.expect("org binding").unwrap();
+
+    let repo = tempfile::tempdir().unwrap();
+    let kubeconfig = support::control_plane().await.kubeconfig_path();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-operator"))
+        .args(["export", "-n", &ns, "--directory", DIRECTORY, "--watch", "--git"])
+        .arg(repo.path())
+        .env("KUBECONFIG", kubeconfig)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The start-up sync commits the binding made before it ran; its log line says so.
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    let committed = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("provisioning change committed") {
+                return line;
+            }
+        }
+        panic!("the watcher ended without committing");
+    };
+    let line = tokio::time::timeout(WAIT, committed).await.expect("a commit logged");
+    assert!(!line.contains(&token) && !line.contains("grace@"), "{line}");
+    let message = git(repo.path(), &["log", "--format=%B"]);
+    assert!(
+        message.starts_with(&format!("{ns}: 1 file changed by POST Users/{id} request ")),
+        "{message}"
+    );
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
