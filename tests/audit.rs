@@ -12,7 +12,7 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, ResourceExt};
 use scim_operator::api::RoleBinding;
 use scim_operator::audit::{self, AuditOptions, Progress};
-use scim_operator::controller::{self, Config};
+use scim_operator::controller::{self, Config, Metrics};
 use scim_operator::export::ExportOptions;
 use serde_json::json;
 use support::WAIT;
@@ -138,9 +138,12 @@ async fn commit_naming(watcher: &mut Watcher, tree: &Path, before: usize, needle
         .collect()
 }
 
-fn start_controller(client: &Client, ns: &str) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+/// A controller for `ns` with a full resync every second; its stop handle, task and metrics.
+fn start_controller(client: &Client, ns: &str) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>, Metrics) {
     let mut config = Config::new(ns);
     config.namespace = Some(ns.to_string());
+    config.resync_interval = Duration::from_secs(1);
+    let metrics = config.metrics.clone();
     config.lease_duration = Duration::from_secs(4);
     config.renew_interval = Duration::from_millis(500);
     config.namespace_debounce = Duration::from_millis(50);
@@ -154,7 +157,17 @@ fn start_controller(client: &Client, ns: &str) -> (oneshot::Sender<()>, tokio::t
             .await
             .expect("controller");
     });
-    (stop, task)
+    (stop, task, metrics)
+}
+
+/// Waits (polling a counter the controller keeps) until it has reconciled Users `n` more times.
+async fn user_reconciles(metrics: &Metrics, n: u64) {
+    let target = metrics.reconciles_of("User") + n;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metrics.reconciles_of("User") < target {
+        assert!(tokio::time::Instant::now() < deadline, "the controller did not resync");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -164,7 +177,7 @@ async fn every_provisioning_change_is_one_commit_naming_its_request() {
     let token = create_directory(&client, &ns, DIRECTORY).await;
     let addr = spawn_server(client.clone(), ServerOptions::default()).await;
     let scim = Scim::connect(addr, &ns, DIRECTORY, &token).await;
-    let _controller = start_controller(&client, &ns);
+    let (_stop, _task, controller) = start_controller(&client, &ns);
     let repo = tempfile::tempdir().unwrap();
     let tree = repo.path();
     let mut watcher = Watcher::start(&client, &ns, tree);
@@ -252,6 +265,9 @@ async fn every_provisioning_change_is_one_commit_naming_its_request() {
         .await;
     assert!(reply.status.is_success(), "{:?}", reply.body);
     watcher.until("the user's change seen", |p| p.observed > before.1).await;
+    // The controller reconciles the (only) user for the change and at least twice more in its
+    // periodic resyncs: still nothing to commit.
+    user_reconciles(&controller, 3).await;
     watcher.settled().await;
     assert_eq!(commits(tree), before.0, "no change, no commit");
 
