@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use futures::{Stream, StreamExt};
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -86,52 +87,60 @@ pub async fn watch(
     let mut ledger = Ledger::default();
     let mut shutdown = std::pin::pin!(shutdown);
     // The start-up sync: resumes from whatever the tree holds.
-    let mut failed = sync_logged(&client, namespace, options, &git, &mut ledger, true, &progress, 0).await;
+    let outcome = sync(&client, namespace, options, &git, &mut ledger, true).await;
+    let mut failed = report(namespace, outcome, &progress, 0);
     loop {
-        // Wait for a change (or retry a failed sync after a pause).
+        let retry = failed.then_some(RETRY);
+        let seen = || progress.send_modify(|p| p.observed += 1);
         tokio::select! {
-            event = events.next() => {
-                if event.is_none() {
-                    anyhow::bail!("watch ended");
-                }
-                progress.send_modify(|p| p.observed += 1);
-            }
-            () = tokio::time::sleep(RETRY), if failed => {}
+            burst = burst(&mut events, options.quiet, options.max_delay, retry, seen) => burst?,
             () = &mut shutdown => return Ok(()),
         }
-        // Debounce: until `quiet` passes without an event, at most `max_delay`.
-        let deadline = tokio::time::Instant::now() + options.max_delay;
-        loop {
-            tokio::select! {
-                event = events.next() => {
-                    if event.is_none() {
-                        anyhow::bail!("watch ended");
-                    }
-                    progress.send_modify(|p| p.observed += 1);
-                }
-                () = tokio::time::sleep(options.quiet) => break,
-                () = tokio::time::sleep_until(deadline) => break,
-                () = &mut shutdown => return Ok(()),
-            }
-        }
         let seen = progress.borrow().observed;
-        failed = sync_logged(&client, namespace, options, &git, &mut ledger, false, &progress, seen).await;
+        let outcome = sync(&client, namespace, options, &git, &mut ledger, false).await;
+        failed = report(namespace, outcome, &progress, seen);
     }
 }
 
-/// [`sync`], logged and reported; whether it failed.
-#[allow(clippy::too_many_arguments)] // one private call site pair; a struct would only rename them
-async fn sync_logged(
-    client: &Client,
+/// Waits for a burst of events: the first one (or `retry`, when set, passing without one), then
+/// more until `quiet` passes without an event, or `max_delay` after the first. Calls `seen` for
+/// each event. Fails when the stream ends.
+async fn burst(
+    events: &mut (impl Stream<Item = ()> + Unpin),
+    quiet: Duration,
+    max_delay: Duration,
+    retry: Option<Duration>,
+    mut seen: impl FnMut(),
+) -> anyhow::Result<()> {
+    let retry_after = tokio::time::sleep(retry.unwrap_or(Duration::MAX));
+    tokio::select! {
+        event = events.next() => {
+            event.context("watch ended")?;
+            seen();
+        }
+        () = retry_after, if retry.is_some() => {}
+    }
+    let deadline = tokio::time::Instant::now() + max_delay;
+    loop {
+        tokio::select! {
+            event = events.next() => {
+                event.context("watch ended")?;
+                seen();
+            }
+            () = tokio::time::sleep(quiet) => return Ok(()),
+            () = tokio::time::sleep_until(deadline) => return Ok(()),
+        }
+    }
+}
+
+/// Logs and reports the outcome of a [`sync`] that started after `seen` events; whether it failed.
+fn report(
     namespace: &str,
-    options: &AuditOptions,
-    git: &Git,
-    ledger: &mut Ledger,
-    first: bool,
+    outcome: anyhow::Result<Option<String>>,
     progress: &watch::Sender<Progress>,
     seen: u64,
 ) -> bool {
-    match sync(client, namespace, options, git, ledger, first).await {
+    match outcome {
         Ok(commit) => {
             if let Some(commit) = &commit {
                 tracing::info!(%namespace, %commit, "provisioning change committed");
@@ -279,4 +288,66 @@ async fn sources(client: &Client, namespace: &str, directory: Option<&str>) -> a
 /// The trace annotation of an object.
 fn trace(object: &impl ResourceExt) -> Option<String> {
     object.annotations().get(LAST_REQUEST).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    /// Sends an event after each delay (virtual time), then keeps the stream open.
+    fn events_after(delays: &[u64]) -> futures::channel::mpsc::UnboundedReceiver<()> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let delays = delays.to_vec();
+        tokio::spawn(async move {
+            for ms in delays {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                tx.unbounded_send(()).unwrap();
+            }
+            std::future::pending::<()>().await;
+        });
+        rx
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_ends_after_a_quiet_period() {
+        let start = Instant::now();
+        let mut events = events_after(&[100, 500, 500]);
+        let mut count = 0;
+        burst(&mut events, SECOND, 10 * SECOND, None, || count += 1)
+            .await
+            .unwrap();
+        assert_eq!(count, 3, "three events, one burst");
+        assert_eq!(start.elapsed(), Duration::from_millis(2100), "1 s after the last");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_trickle_is_cut_at_the_maximum_delay() {
+        let start = Instant::now();
+        let mut delays = vec![100];
+        delays.extend([400; 100]);
+        let mut events = events_after(&delays);
+        let mut count = 0;
+        burst(&mut events, SECOND, 3 * SECOND, None, || count += 1)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(3100), "3 s after the first");
+        assert_eq!(count, 8, "the events at 0.1 s, 0.5 s, … 2.9 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_sync_is_retried_without_an_event_and_an_ended_watch_fails() {
+        let start = Instant::now();
+        let mut events = events_after(&[]);
+        let mut count = 0;
+        burst(&mut events, SECOND, 10 * SECOND, Some(5 * SECOND), || count += 1)
+            .await
+            .unwrap();
+        assert_eq!((count, start.elapsed()), (0, 6 * SECOND), "the retry pause, then quiet");
+        let mut ended = futures::stream::empty::<()>();
+        let error = burst(&mut ended, SECOND, SECOND, None, || {}).await.unwrap_err();
+        assert!(error.to_string().contains("watch ended"));
+    }
 }
