@@ -338,6 +338,10 @@ async fn the_cli_commits_and_stops_on_sigterm() {
     let addr = spawn_server(client.clone(), ServerOptions::default()).await;
     let scim = Scim::connect(addr, &ns, DIRECTORY, &token).await;
     let _controller = start_controller(&client, &ns);
+    // Every answer has an id of its own, a refused one included.
+    let refused = scim.with_token("wrong-token-of-32-characters-long").get("/Users").await;
+    assert_eq!(refused.status, 401);
+    assert_ne!(request_id(&refused), request_id(&scim.get("/Users").await));
     let id = scim.create_user("grace@example.com").await;
     let bindings = Api::<RoleBinding>::namespaced(client.clone(), &ns);
     let bound = await_condition(bindings, &id, |rb: Option<&RoleBinding>| rb.is_some());

@@ -11,6 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument;
 
 /// Annotation on Users and Groups: the last SCIM request that wrote the object.
 pub const LAST_REQUEST: &str = "scim-operator.io/last-request";
@@ -35,15 +36,16 @@ pub fn new_request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// Middleware: gives the request an id, serves it with that id in scope, returns the id in
-/// `X-Request-Id`.
+/// Middleware: gives the request an id, serves it with that id in scope (and in a `request_id`
+/// field of its log lines), returns the id in `X-Request-Id`.
 pub async fn middleware(request: Request, next: Next) -> Response {
     let current = Current {
         method: request.method().clone(),
         id: new_request_id(),
     };
     let header = HeaderValue::from_str(&current.id).expect("hex is a valid header value");
-    let mut response = CURRENT.scope(current, next.run(request)).await;
+    let span = tracing::info_span!("scim", request_id = %current.id);
+    let mut response = CURRENT.scope(current, next.run(request)).instrument(span).await;
     response.headers_mut().insert(REQUEST_ID_HEADER, header);
     response
 }
