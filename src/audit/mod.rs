@@ -86,9 +86,10 @@ pub async fn watch(
     let mut events = events(&client, namespace, options.export.directory.as_deref());
     let mut ledger = Ledger::default();
     let mut shutdown = std::pin::pin!(shutdown);
-    // The start-up sync: resumes from whatever the tree holds.
+    // The start-up sync (until one succeeds): resumes from whatever the tree holds.
     let outcome = sync(&client, namespace, options, &git, &mut ledger, true).await;
     let mut failed = report(namespace, outcome, &progress, 0);
+    let mut started = !failed;
     loop {
         let retry = failed.then_some(RETRY);
         let seen = || progress.send_modify(|p| p.observed += 1);
@@ -97,8 +98,9 @@ pub async fn watch(
             () = &mut shutdown => return Ok(()),
         }
         let seen = progress.borrow().observed;
-        let outcome = sync(&client, namespace, options, &git, &mut ledger, false).await;
+        let outcome = sync(&client, namespace, options, &git, &mut ledger, !started).await;
         failed = report(namespace, outcome, &progress, seen);
+        started |= !failed;
     }
 }
 
@@ -163,7 +165,8 @@ fn report(
 }
 
 /// One round: export, stage, and commit what changed with its causes. Returns the new commit,
-/// `None` when the tree was already in step.
+/// `None` when the tree was already in step. `first`: the start-up round, which, finding the
+/// tree in step, takes every request found on Users and Groups as already recorded.
 pub async fn sync(
     client: &Client,
     namespace: &str,
