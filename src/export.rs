@@ -28,6 +28,7 @@ use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
 /// Annotations that change without a provisioning change; never exported.
 pub const VOLATILE_ANNOTATIONS: &[&str] = &[
     LAST_MODIFIED,
+    crate::scim::trace::LAST_REQUEST,
     "kubectl.kubernetes.io/last-applied-configuration",
     "argocd.argoproj.io/tracking-id",
 ];

@@ -7,7 +7,7 @@ use scim_operator::dev::{self, DevArgs};
 use scim_operator::metrics::Metrics;
 use scim_operator::serve::{self, ServeArgs};
 use scim_operator::telemetry::{self, LogFormat};
-use scim_operator::{api, export};
+use scim_operator::{api, audit, export};
 
 #[derive(Parser)]
 #[command(name = "scim-operator", version, about)]
@@ -48,8 +48,21 @@ struct ExportArgs {
     #[arg(long)]
     include_users_groups: bool,
     /// Output folder; files go to `<out>/<namespace>/<kind>/<name>.yaml`.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "git", conflicts_with = "git")]
+    out: Option<PathBuf>,
+    /// Keep running: export every change and commit it to the Git working tree given by --git.
+    #[arg(long, requires = "git")]
+    watch: bool,
+    /// A Git working tree (`git init` when it is none) to export into, with --watch: one commit
+    /// per change, naming the SCIM requests behind it. Only `<git>/<namespace>/` is committed.
+    #[arg(long, requires = "watch")]
+    git: Option<PathBuf>,
+    /// Milliseconds without a change before changes are committed together.
+    #[arg(long, default_value_t = 1500)]
+    quiet_ms: u64,
+    /// Author and committer of the commits.
+    #[arg(long, default_value = "scim-operator <scim-operator@localhost>")]
+    git_author: audit::Author,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,7 +75,20 @@ fn main() -> anyhow::Result<()> {
                 directory: args.directory,
                 include_users_groups: args.include_users_groups,
             };
-            let summary = export::export(&client, &args.namespace, &options, &args.out).await?;
+            let (Some(out), None) = (&args.out, &args.git) else {
+                telemetry::init(cli.log_format);
+                let tree = args.git.expect("clap: --out or --git");
+                let options = audit::AuditOptions {
+                    export: options,
+                    quiet: std::time::Duration::from_millis(args.quiet_ms),
+                    author: args.git_author,
+                    ..Default::default()
+                };
+                let (progress, _) = tokio::sync::watch::channel(audit::Progress::default());
+                let shutdown = serve::shutdown_signal();
+                return audit::watch(client, &args.namespace, &options, &tree, progress, shutdown).await;
+            };
+            let summary = export::export(&client, &args.namespace, &options, out).await?;
             eprintln!(
                 "export: {} written, {} unchanged, {} removed",
                 summary.written.len(),

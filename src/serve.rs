@@ -25,6 +25,7 @@ use crate::scim::error::ScimError;
 use crate::scim::request::{AppState, DirectorySlots, ScimConfig};
 use crate::scim::server;
 use crate::scim::store::Store;
+use crate::scim::trace;
 
 /// Settings of a running server.
 #[derive(Clone, Debug, clap::Args)]
@@ -80,7 +81,9 @@ pub fn scim_app(state: AppState, metrics: Arc<Metrics>, max_in_flight: usize) ->
                 // limit must count every request together.
                 .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max_in_flight)),
         )
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track));
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        // Outermost: every answer, a 429 included, carries its request id.
+        .layer(axum::middleware::from_fn(trace::middleware));
     server::canonical_paths(app)
 }
 

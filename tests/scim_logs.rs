@@ -53,6 +53,7 @@ async fn logs_at_trace_carry_no_user_names_or_emails() {
     });
     let created = scim.post("/Users", &user).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let request_id = created.headers["x-request-id"].to_str().unwrap().to_string();
     let id = created.body["id"].as_str().unwrap().to_string();
     // A conflict, in two spellings.
     assert_eq!(scim.post("/Users", &user).await.status, StatusCode::CONFLICT);
@@ -89,6 +90,9 @@ async fn logs_at_trace_carry_no_user_names_or_emails() {
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     assert!(logs.contains("user created"), "nothing captured:\n{logs}");
+    // A request's log lines carry the id its response returned (and an audit commit names).
+    let line = logs.lines().find(|l| l.contains("user created")).unwrap();
+    assert!(line.contains(&format!("request_id={request_id}")), "{line}");
     let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(&tag)).collect();
     assert!(leaks.is_empty(), "personal data in logs:\n{}", leaks.join("\n"));
 }

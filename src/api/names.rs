@@ -29,4 +29,7 @@ pub mod annotations {
     /// A workspace namespace (native RBAC): `namespace/name` of the Directory that created it,
     /// the only one that binds there.
     pub const OWNER: &str = "scim-operator.io/owner";
+    /// On Users and Groups: the last SCIM request that wrote the object,
+    /// `"{METHOD} {Users|Groups}/{id} {request-id}"` (the audit trail reads it; see `scim::trace`).
+    pub const LAST_REQUEST: &str = "scim-operator.io/last-request";
 }

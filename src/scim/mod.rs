@@ -18,5 +18,6 @@ pub mod schema;
 mod search;
 pub mod server;
 pub mod store;
+pub mod trace;
 mod users;
 pub mod write;

@@ -16,6 +16,7 @@ use super::claims::{self, Keyed};
 use super::error::{ScimError, ScimResult, is_conflict};
 use super::resource::{etag, now};
 use super::store::{Cached, Store};
+use super::trace;
 use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{User, labels};
 
@@ -100,15 +101,20 @@ pub fn is_valid_id(prefix: char, id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Labels and annotations of an object the SCIM endpoint writes.
-pub fn stamp<K: Resource>(obj: &mut K, directory: &str) {
+/// Labels and annotations of an object the SCIM endpoint writes: its directory, the time, and
+/// (inside a request) the request's trace, [`trace::LAST_REQUEST`].
+pub fn stamp<K: Resource<DynamicType = ()>>(obj: &mut K, directory: &str) {
+    let resource = format!("{}s", K::kind(&()));
+    let request = trace::last_request(&resource, obj.meta().name.as_deref().unwrap_or_default());
     let meta = obj.meta_mut();
     meta.labels
         .get_or_insert_with(BTreeMap::new)
         .insert(labels::DIRECTORY.into(), directory.into());
-    meta.annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(LAST_MODIFIED.into(), now());
+    let annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
+    annotations.insert(LAST_MODIFIED.into(), now());
+    if let Some(request) = request {
+        annotations.insert(trace::LAST_REQUEST.into(), request);
+    }
 }
 
 /// The outcome of [`create_claimed`].
@@ -215,10 +221,12 @@ async fn set_one(w: Writer<'_>, namespace: &str, group: &str, user: &str, member
             }
         }
         // A merge patch carrying the resourceVersion is a compare-and-swap on the member list.
-        let patch = json!({
-            "metadata": {"resourceVersion": current.resource_version()},
-            "spec": {"groups": groups},
-        });
+        // Membership changes only through /Groups: the trace names the group's request.
+        let mut metadata = json!({"resourceVersion": current.resource_version()});
+        if let Some(request) = trace::last_request("Groups", group) {
+            metadata["annotations"] = json!({ trace::LAST_REQUEST: request });
+        }
+        let patch = json!({"metadata": metadata, "spec": {"groups": groups}});
         match api.patch(user, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(updated) => {
                 record(w, user, updated);
