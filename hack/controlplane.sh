@@ -12,7 +12,8 @@ HELM_VERSION=${HELM_VERSION:-3.22.0}
 
 CACHE_ROOT=${SCIM_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-operator}
 BIN="$CACHE_ROOT/controlplane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
-export CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=local
+# shellcheck source=hack/lib/k8s-module.sh
+source "$(dirname "$0")/lib/k8s-module.sh"
 
 log() { echo "controlplane: $*" >&2; }
 
@@ -27,37 +28,11 @@ trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 
 # --- kube-apiserver and kubectl -------------------------------------------------------------
-# k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...) with local paths at v0.0.0.
-# A module of ours requires it and points each staging module at its published v0.x release.
 if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kubectl" ]]; then
   log "building kube-apiserver and kubectl v$K8S_VERSION (first build takes a while on 2 cores)"
   mkdir -p "$work/k8s" && cd "$work/k8s"
-  gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-  staging_version="v0.${K8S_VERSION#1.}"
-  {
-    echo "module scim-operator.io/controlplane/k8s"
-    echo "go 1.25"
-    echo "require k8s.io/kubernetes v$K8S_VERSION"
-    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#replace \1 => \1 '"$staging_version"'#p' "$gomod"
-  } > go.mod
-  # The blank imports keep the commands' packages in the module graph for `go mod tidy`.
-  cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
-  go mod tidy >&2
-  ver="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION"
-  ver+=" -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*}"
-  minor=${K8S_VERSION#*.}; ver+=" -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
-  ver+=" -X k8s.io/component-base/version.gitTreeState=clean"
-  ver+=" -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
-  go build -ldflags "-s -w $ver" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl >&2
+  k8s_module kube-apiserver kubectl
+  k8s_build "$BIN/" kube-apiserver kubectl
 fi
 
 # --- etcd -----------------------------------------------------------------------------------

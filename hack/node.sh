@@ -25,6 +25,8 @@ PAUSE_VERSION=3.10.1
 CACHE_ROOT=${SCIM_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-operator}
 NODE_BIN=${NODE_BIN:-$CACHE_ROOT/node/k8s-$K8S_VERSION-pause-$PAUSE_VERSION}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=hack/lib/k8s-module.sh
+source "$HERE/lib/k8s-module.sh"
 
 NODE_IP=10.200.0.1
 SERVICE_CIDR=10.96.0.0/24
@@ -76,47 +78,17 @@ build() {
     echo "$NODE_BIN"
     return
   fi
-  export CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=local
   mkdir -p "$NODE_BIN"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  local start; start=$(date +%s)
+  local start dir; start=$(date +%s)
   mkdir -p "$work/k8s" && cd "$work/k8s"
-  # The same generated module as hack/controlplane.sh's (its Go build cache is then warm).
-  local gomod dir staging_version="v0.${K8S_VERSION#1.}"
-  gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-  dir=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  {
-    echo "module scim-operator.io/controlplane/k8s"
-    echo "go 1.25"
-    echo "require k8s.io/kubernetes v$K8S_VERSION"
-    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#replace \1 => \1 '"$staging_version"'#p' "$gomod"
-  } > go.mod
-  # kube-proxy must be imported before `go mod tidy`, or go.sum lacks github.com/moby/ipvs.
-  cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-proxy"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-GO
-  go mod tidy >&2
-  local ver="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION"
-  ver+=" -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*}"
-  local minor=${K8S_VERSION#*.}; ver+=" -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
-  ver+=" -X k8s.io/component-base/version.gitTreeState=clean"
-  ver+=" -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
+  # kube-apiserver and kubectl too: the same module as hack/controlplane.sh's, so its Go build
+  # cache is warm. kube-proxy must be imported before `go mod tidy` (github.com/moby/ipvs).
+  k8s_module kube-apiserver kube-controller-manager kube-proxy kube-scheduler kubectl kubelet
+  dir=$(k8s_module_dir)
   log "building kubelet, kube-controller-manager, kube-scheduler, kube-proxy v$K8S_VERSION"
-  go build -ldflags "-s -w $ver" -o "$NODE_BIN/" k8s.io/kubernetes/cmd/kubelet \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
-    k8s.io/kubernetes/cmd/kube-proxy >&2
+  k8s_build "$NODE_BIN/" kubelet kube-controller-manager kube-scheduler kube-proxy
   log "building the pause image from $dir/build/pause/linux/pause.c"
   mkdir -p "$work/pause"
   gcc -Os -static -o "$work/pause/pause" "$dir/build/pause/linux/pause.c"
