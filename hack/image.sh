@@ -38,7 +38,8 @@ fi
 if ! command -v musl-gcc >/dev/null; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     log "installing musl-tools"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musl-tools >&2
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq musl-tools >&2
   else
     echo "image: musl-gcc missing: install musl-tools (Debian: apt-get install musl-tools)" >&2
     exit 1

@@ -65,7 +65,7 @@ build() {
   if ((${#need[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
       log "installing containerd, runc, CNI plugins (missing: ${need[*]})"
-      apt-get update -qq >&2
+      apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
       DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends \
         containerd runc containernetworking-plugins iptables conntrack socat util-linux jq openssl >&2
     else

@@ -20,7 +20,7 @@ if [[ ! -x "$BIN/prometheus" || ! -x "$BIN/promtool" ]]; then
   trap 'rm -rf "$work"' EXIT
   echo "prometheus: downloading Debian's prometheus package" >&2
   if ! (cd "$work" && apt-get download prometheus >&2 2>/dev/null); then
-    [[ $(id -u) == 0 ]] && apt-get update -qq >&2
+    [[ $(id -u) == 0 ]] && apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
     (cd "$work" && apt-get download prometheus >&2)
   fi
   deb=("$work"/prometheus_*.deb)
