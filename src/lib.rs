@@ -17,4 +17,5 @@ pub mod rules;
 pub mod scim;
 pub mod serve;
 pub mod telemetry;
+pub mod watch;
 pub mod yaml;

@@ -24,8 +24,8 @@ use crate::scim::auth::Authenticator;
 use crate::scim::error::ScimError;
 use crate::scim::request::{AppState, DirectorySlots, ScimConfig};
 use crate::scim::server;
-use crate::scim::store::Store;
 use crate::scim::trace;
+use crate::watch::Store;
 
 /// Settings of a running server.
 #[derive(Clone, Debug, clap::Args)]
@@ -168,7 +168,7 @@ pub async fn run(
     let controller_config = (!args.no_controller).then(|| {
         let mut config = controller::Config::new(&args.lease_namespace);
         config.metrics.register(&mut metrics.registry);
-        config.scim_store = Some(store.clone());
+        config.store = store.clone();
         config.external_url = args.external_url.clone();
         config
     });

@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::DeleteParams;
 use reqwest::StatusCode;
 use scim_operator::api::{Group, NameClaim, User};
-use scim_operator::scim::store::Store;
+use scim_operator::watch::Store;
 use serde_json::{Value, json};
 use support::scim::{Scim, ServerOptions, create_directory, spawn_server, spawn_server_on};
 

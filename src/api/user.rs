@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Role;
 
+/// The one case folding of userNames: Unicode lowercase. Used by the claims, the cache's index and
+/// every comparison, so `ÉLODIE` and `élodie` are one name everywhere.
+pub fn fold_user_name(user_name: &str) -> String {
+    user_name.to_lowercase()
+}
+
 /// A SCIM User as received (core schema, enterprise extension and `roles`). Written by the SCIM
 /// endpoint; its object name is the SCIM `id`.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]

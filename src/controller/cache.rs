@@ -3,9 +3,9 @@
 //! to re-plan, a namespace to re-summarise.
 //!
 //! One watch per kind, not one per controller: at 50,000 users a second copy of the User cache
-//! would double the memory. For the same reason the SCIM endpoint's store, when it runs in this
-//! process, is fed from here (Users, Groups, Directories) with the very `Arc`s cached here. The
-//! caches keep running while this process is not the leader, so a new leader starts warm;
+//! would double the memory. For the same reason the process's [`watch::Store`] (what the SCIM
+//! endpoint serves, and where memberships and the active Directory are read) is fed from here
+//! with the very `Arc`s cached here. The caches keep running while this process is not the leader, so a new leader starts warm;
 //! triggers are only queued while leading.
 
 use std::collections::BTreeSet;
@@ -29,7 +29,7 @@ use super::index::Index;
 use super::native;
 use super::{Error, Metrics, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
-use crate::scim::store::{Cached, Store as ScimStore};
+use crate::watch::{self, Cached};
 
 mod bindings;
 pub(crate) use bindings::{BindingCache, Record as CachedBinding, fingerprint};
@@ -47,8 +47,9 @@ pub(crate) struct Caches {
     pub native_namespaces: Store<Namespace>,
     /// Native RoleBinding (`namespace/name`, under its source namespace) → its user.
     pub user_native_bindings: Index,
-    /// User → the ids of its groups (`spec.groups`); reversed: a group's members.
-    pub memberships: Index,
+    /// Users, Groups and Directories with their indexes (a group's members, the active
+    /// Directory), fed from the caches above.
+    pub store: watch::Store,
     pub triggers: Triggers,
     pub metrics: Metrics,
 }
@@ -104,27 +105,28 @@ impl Triggers {
 impl Caches {
     /// Starts one reflector per kind (all namespaces, or only `namespace`) and returns the caches;
     /// they fill in the background (see [`Caches::ready`]). Users, Groups and Directories are
-    /// passed on to `scim`, the SCIM endpoint's store, when there is one.
-    pub fn start(client: &Client, namespace: Option<&str>, scim: Option<ScimStore>, metrics: Metrics) -> Arc<Caches> {
-        let (mut caches, writers) = Caches::new();
+    /// passed on to `store`.
+    pub fn start(client: &Client, namespace: Option<&str>, store: watch::Store, metrics: Metrics) -> Arc<Caches> {
+        let (mut caches, writers) = Caches::new(store);
         caches.metrics = metrics;
         let caches = Arc::new(caches);
         let all = watcher::Config::default();
         let w = writers;
-        spawn(api(client, namespace), &all, w.users, &caches, share(scim.clone()));
-        spawn(api(client, namespace), &all, w.groups, &caches, share(scim.clone()));
-        spawn(api(client, namespace), &all, w.workspaces, &caches, keep());
+        spawn(api(client, namespace), &all, w.users, &caches);
+        spawn(api(client, namespace), &all, w.groups, &caches);
+        spawn(api(client, namespace), &all, w.workspaces, &caches);
         spawn_bindings(api(client, namespace), &all, &caches);
-        spawn(api(client, namespace), &all, w.directories, &caches, share(scim));
+        spawn(api(client, namespace), &all, w.directories, &caches);
         // Native RBAC lives in other namespaces: watched cluster-wide, only what we manage.
         let ours = watcher::Config::default().labels(&native::selector(namespace));
-        spawn(Api::all(client.clone()), &ours, w.native_bindings, &caches, keep());
-        spawn(Api::all(client.clone()), &ours, w.native_namespaces, &caches, keep());
+        spawn(Api::all(client.clone()), &ours, w.native_bindings, &caches);
+        spawn(Api::all(client.clone()), &ours, w.native_namespaces, &caches);
         caches
     }
 
-    /// Empty caches and the writers that fill them.
-    fn new() -> (Caches, Writers) {
+    /// Empty caches, passing Users, Groups and Directories on to `store`, and the writers that
+    /// fill them.
+    fn new(store: watch::Store) -> (Caches, Writers) {
         let (users, users_w) = reflector::store();
         let (groups, groups_w) = reflector::store();
         let (workspaces, workspaces_w) = reflector::store();
@@ -140,7 +142,7 @@ impl Caches {
             workspaces,
             bindings: BindingCache::default(),
             directories,
-            memberships: Index::default(),
+            store,
             triggers: Triggers::default(),
             metrics: Metrics::default(),
         };
@@ -169,9 +171,9 @@ impl Caches {
         Ok(())
     }
 
-    /// The Directory in charge of a namespace: the oldest (creationTimestamp, then name).
+    /// The Directory in charge of a namespace (see [`watch::Store::active_directory`]).
     pub fn directory(&self, namespace: &str) -> Option<Arc<Directory>> {
-        directories_by_age(&self.directories, namespace).into_iter().next()
+        self.store.active_directory(namespace)
     }
 
     /// Every namespace holding any cached object of ours.
@@ -184,16 +186,6 @@ impl Caches {
         all.extend(self.directories.state().iter().filter_map(|o| o.namespace()));
         all
     }
-}
-
-/// The Directories of a namespace, oldest first (creationTimestamp, then name).
-pub(crate) fn directories_by_age(store: &Store<Directory>, namespace: &str) -> Vec<Arc<Directory>> {
-    let mut dirs = store.state_filter(|d| d.namespace().as_deref() == Some(namespace));
-    dirs.sort_by(|a, b| {
-        let age = |d: &Directory| d.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        age(a).cmp(&age(b)).then_with(|| a.name_any().cmp(&b.name_any()))
-    });
-    dirs
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -215,41 +207,25 @@ enum Change<'a, K> {
     Deleted(&'a K),
 }
 
-/// Passes a kind's watch events on to the SCIM store, with the `Arc`s of the kind's cache.
-type Share<K> = Box<dyn Fn(&Store<K>, &watcher::Event<K>) + Send + Sync>;
-
-/// Events of a kind stay here.
-fn keep<K: Resource<DynamicType = ()> + 'static>() -> Share<K> {
-    Box::new(|_, _| {})
-}
-
-/// Events of a kind also go to the SCIM store, if there is one.
-fn share<K: Cached>(scim: Option<ScimStore>) -> Share<K> {
-    let Some(scim) = scim else {
-        return keep();
-    };
-    Box::new(move |cache, event| match event {
-        // The reflector has stored the object by now: hand over its `Arc`, not a copy.
+/// Passes a watch event, once the reflector has stored it, on to the [`watch::Store`] with the
+/// `Arc`s of the kind's cache, not copies. A relist reaches the store whole, at its end.
+fn share<K: Watched + Cached>(caches: &Caches, event: &watcher::Event<K>) {
+    let cache = K::cache(caches);
+    match event {
         watcher::Event::Apply(obj) => {
             if let Some(shared) = cache.get(&ObjectRef::from_obj(obj)) {
-                scim.applied(shared);
+                caches.store.applied(shared);
             }
         }
-        watcher::Event::Delete(obj) => scim.deleted(obj),
-        watcher::Event::InitDone => scim.relisted(cache.state()),
+        watcher::Event::Delete(obj) => caches.store.deleted(obj),
+        watcher::Event::InitDone => caches.store.relisted(cache.state()),
         watcher::Event::Init | watcher::Event::InitApply(_) => {}
-    })
+    }
 }
 
-/// Runs one reflector into `writer`; a [`Relay`] keeps the kind's index and calls its handler,
-/// and `share` passes each event on.
-fn spawn<K: Watched>(
-    api: Api<K>,
-    config: &watcher::Config,
-    writer: reflector::store::Writer<K>,
-    caches: &Arc<Caches>,
-    share: Share<K>,
-) {
+/// Runs one reflector into `writer`; a [`Relay`] passes each event on to the store, keeps the
+/// kind's index and calls its handler.
+fn spawn<K: Watched>(api: Api<K>, config: &watcher::Config, writer: reflector::store::Writer<K>, caches: &Arc<Caches>) {
     caches.metrics.watch_started(&K::group(&()), &K::kind(&()));
     let cache = K::cache(caches).clone();
     let caches = Arc::downgrade(caches);
@@ -283,7 +259,6 @@ fn spawn<K: Watched>(
                 }
             };
             caches.metrics.watch_event(&K::group(&()), &K::kind(&()));
-            share(K::cache(&caches), &event);
             relay.event(&caches, &event, spec_changed.load(Ordering::Relaxed));
         }
     });
@@ -320,6 +295,8 @@ impl<K: Watched> Default for Relay<K> {
 
 impl<K: Watched> Relay<K> {
     fn event(&mut self, caches: &Caches, event: &watcher::Event<K>, spec_changed: bool) {
+        // First the store, so that handlers read memberships and Directories as of this event.
+        K::share(caches, event);
         let index = K::index(caches);
         match event {
             watcher::Event::Init => {
@@ -413,6 +390,8 @@ fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<
 trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
     fn cache(caches: &Caches) -> &Store<Self>;
     fn on(caches: &Caches, change: Change<'_, Self>);
+    /// Passes the event on to the [`watch::Store`], for the kinds it holds.
+    fn share(_caches: &Caches, _event: &watcher::Event<Self>) {}
     /// The index kept from this kind's objects, which a relist must rebuild.
     fn index(_caches: &Caches) -> Option<&Index> {
         None
@@ -432,7 +411,20 @@ trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + S
 type Key = (String, String);
 
 macro_rules! watched {
+    ($kind:ty, $cache:ident, $on:expr, shared) => {
+        watched!(@impl $kind, $cache, $on, fn share(caches: &Caches, event: &watcher::Event<Self>) {
+            share(caches, event)
+        });
+    };
     ($kind:ty, $cache:ident, $on:expr $(, index: $index:ident => $entry:expr)?) => {
+        watched!(@impl $kind, $cache, $on, $(fn index(caches: &Caches) -> Option<&Index> {
+            Some(&caches.$index)
+        }
+        fn index_entry(&self) -> Option<(Key, Vec<String>)> {
+            $entry(self)
+        })?);
+    };
+    (@impl $kind:ty, $cache:ident, $on:expr, $($extra:item)*) => {
         impl Watched for $kind {
             fn cache(caches: &Caches) -> &Store<Self> {
                 &caches.$cache
@@ -440,20 +432,15 @@ macro_rules! watched {
             fn on(caches: &Caches, change: Change<'_, Self>) {
                 $on(caches, change)
             }
-            $(fn index(caches: &Caches) -> Option<&Index> {
-                Some(&caches.$index)
-            }
-            fn index_entry(&self) -> Option<(Key, Vec<String>)> {
-                $entry(self)
-            })?
+            $($extra)*
         }
     };
 }
 
-watched!(User, users, on_user, index: memberships => |u: &User| Some((ns_name(u), u.spec.groups.clone())));
-watched!(Group, groups, on_group);
+watched!(User, users, on_user, shared);
+watched!(Group, groups, on_group, shared);
 watched!(Workspace, workspaces, on_workspace);
-watched!(Directory, directories, on_directory);
+watched!(Directory, directories, on_directory, shared);
 watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings => native_entry);
 watched!(Namespace, native_namespaces, |_, _| {});
 
@@ -489,7 +476,10 @@ fn on_group(caches: &Caches, change: Change<'_, Group>) {
     };
     let (ns, name) = ns_name(group);
     // Only the members are re-planned: one change to a group never re-plans the whole directory.
-    for user in caches.memberships.objects(&ns, &name) {
+    for user in caches
+        .store
+        .read(&ns, |n| n.members(&name).cloned().collect::<Vec<_>>())
+    {
         caches.triggers.user(&ns, &user);
     }
     caches.triggers.namespace(&ns);

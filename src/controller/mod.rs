@@ -2,8 +2,9 @@
 //!
 //! The pipeline, one way:
 //!
-//! 1. **watch** (`cache`): one reflector per kind feeds shared caches and indexes (a group's
-//!    members, a user's bindings) and fires triggers: a User spec change re-plans that user; a
+//! 1. **watch** (`cache`): one reflector per kind feeds shared caches, the process's
+//!    [`crate::watch::Store`] (a group's members, the active Directory) and an index of a user's
+//!    native bindings, and fires triggers: a User spec change re-plans that user; a
 //!    Group change re-plans only its members; a Directory change re-plans its namespace's users;
 //!    any change marks its namespace for a (coalesced) namespace pass. RoleBindings, the largest
 //!    kind, are cached as compact records of what the user reconcile compares.
@@ -65,7 +66,7 @@ pub use error::{Error, Result};
 pub use metrics::Metrics;
 
 use crate::api::User;
-use crate::scim::store::Store as ScimStore;
+use crate::watch;
 use cache::Caches;
 use lease::LeaderElector;
 
@@ -97,10 +98,10 @@ pub struct Config {
     pub namespace_debounce: Duration,
     /// Metrics, shared with `/metrics` and tests.
     pub metrics: Metrics,
-    /// The SCIM endpoint's store in this process, fed from the controller's caches instead of
-    /// watches of its own (see [`ScimStore`]); with [`Config::namespace`] set it sees only that
-    /// namespace.
-    pub scim_store: Option<ScimStore>,
+    /// The process's shared [`watch::Store`], fed by the controller's watches (with
+    /// [`Config::namespace`] set, only that namespace): the SCIM endpoint serves from it and the
+    /// controller reads memberships and the active Directory from it.
+    pub store: watch::Store,
     /// The URL clients reach the SCIM endpoint at (`--external-url`, no trailing `/`): makes a
     /// Directory's `status.scimBaseUrl` absolute. `None`: the path alone.
     pub external_url: Option<String>,
@@ -124,7 +125,7 @@ impl Config {
             debounce: Duration::from_millis(250),
             namespace_debounce: Duration::from_millis(500),
             metrics: Metrics::default(),
-            scim_store: None,
+            store: watch::Store::default(),
             external_url: None,
         }
     }
@@ -155,8 +156,8 @@ pub async fn run(client: Client, config: Config) -> Result<()> {
 /// Like [`run`], stopping when `shutdown` resolves; the Lease is released so that another
 /// replica takes over at once.
 pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let scim = config.scim_store.clone();
-    let caches = Caches::start(&client, config.namespace.as_deref(), scim, config.metrics.clone());
+    let store = config.store.clone();
+    let caches = Caches::start(&client, config.namespace.as_deref(), store, config.metrics.clone());
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
         instance: Some(config.identity.clone()),

@@ -14,7 +14,6 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 
 use super::apply::{managed_labels, metadata_matches};
-use super::cache::directories_by_age;
 use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, Standing, directory_status, group_status, token_condition, workspace_status};
 use super::{Context, Result, native};
@@ -31,7 +30,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
     ctx.caches.ready().await?;
     let now = Time(jiff::Timestamp::now());
     let in_ns = |o: &dyn ResourceNs| o.ns() == Some(ns);
-    let directories = directories_by_age(&ctx.caches.directories, ns);
+    let directories = ctx.caches.store.directories(ns);
     // The oldest is in charge, unless it is being deleted: then nobody is (SPEC §3.8).
     let directory = directories.first().filter(|d| !d.is_deleting());
     let settings = directory.map(|d| PlanSettings::from_directory(&d.spec));
@@ -171,7 +170,7 @@ async fn write_groups(
     for group in groups {
         let id = group.name_any();
         let Some(info) = index.get(&id) else { continue };
-        let members = ctx.caches.memberships.count(ns, &id) as u32;
+        let members = ctx.caches.store.read(ns, |n| n.member_count(&id)) as u32;
         let status = group_status(
             group.status.as_ref(),
             info,

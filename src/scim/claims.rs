@@ -21,19 +21,13 @@ use kube::{Api, Client, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::error::{ScimError, ScimResult};
-use crate::api::{ClaimedKind, Group, NameClaim, NameClaimSpec, User};
+use crate::api::{ClaimedKind, Group, NameClaim, NameClaimSpec, User, fold_user_name};
 
 /// How long a claim whose holder does not (yet) hold its key is left to its holder (tests shorten
 /// it through `ScimConfig::claim_grace`).
 pub const CLAIM_GRACE: Duration = Duration::from_secs(30);
 /// How many times a claim is retried after losing a race for it.
 const CLAIM_ATTEMPTS: usize = 5;
-
-/// The one case folding of userNames: Unicode lowercase. Used by the claims, the cache's index and
-/// every comparison, so `ÉLODIE` and `élodie` are one name everywhere.
-pub fn fold_user_name(user_name: &str) -> String {
-    user_name.to_lowercase()
-}
 
 /// A kind whose objects hold a unique key.
 pub trait Keyed:

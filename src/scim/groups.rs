@@ -19,13 +19,13 @@ use super::patch;
 use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, group_from_scim, group_to_scim};
 use super::schema::GROUP_RESOURCE;
-use super::store::Namespace;
 use super::write::{
     self, Created, Precondition, USER_ID_PREFIX, create_claimed, find, is_valid_id, replace_edited, set_membership,
     stamp, unknown_member,
 };
 use crate::api::annotations::PENDING_MEMBERS;
 use crate::api::{Group, GroupSpec, User};
+use crate::watch::Namespace;
 
 /// A Group as SCIM JSON; its members only when `with_members`.
 pub(super) fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {

@@ -2,7 +2,7 @@
 //!
 //! request → `server` (routes) → `users` / `groups` handlers, which receive what `request`
 //! extracts (auth, body limits, path, If-Match) → `patch` / `filter` (pure) → `write` (custom
-//! resources via the API server); reads come from `store`.
+//! resources via the API server); reads come from [`crate::watch::Store`].
 
 pub mod auth;
 pub mod claims;
@@ -17,7 +17,6 @@ pub mod resource;
 pub mod schema;
 mod search;
 pub mod server;
-pub mod store;
 pub mod trace;
 mod users;
 pub mod write;

@@ -17,9 +17,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::Authenticator;
 use super::error::{SCIM_JSON, ScimError, ScimResult};
-use super::store::Store;
 use super::write::{Precondition, Writer};
 use crate::api::Directory;
+use crate::watch::Store;
 
 /// Settings of the SCIM endpoint.
 #[derive(Clone, Debug)]

@@ -8,8 +8,8 @@ use axum::routing::{get, post};
 
 use super::error::ScimError;
 use super::request::AppState;
-use super::store::Store;
 use super::{discovery, groups, search, users};
+use crate::watch::Store;
 
 /// Builds the SCIM router: `/scim/v2/{namespace}/{directory}/…`. Paths reach it as written;
 /// [`canonical_paths`] wrapped around it makes `/users/` route as `/Users`.

@@ -6,7 +6,6 @@ use axum::response::Response;
 use kube::ResourceExt;
 use serde_json::Value;
 
-use super::claims::fold_user_name;
 use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
 use super::list::{self, ListRequest, Selection};
@@ -14,9 +13,10 @@ use super::patch;
 use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
-use super::store::Namespace;
 use super::write::{self, Created, Precondition, create_claimed, find, replace_edited, stamp};
+use crate::api::fold_user_name;
 use crate::api::{User, UserSpec};
+use crate::watch::Namespace;
 
 /// A User as SCIM JSON, with the groups it belongs to.
 pub(super) fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {

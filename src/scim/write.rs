@@ -15,10 +15,10 @@ use serde_json::json;
 use super::claims::{self, Keyed};
 use super::error::{ScimError, ScimResult, is_conflict};
 use super::resource::{etag, now};
-use super::store::{Cached, Store};
 use super::trace;
 use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{User, labels};
+use crate::watch::{Cached, Store};
 
 /// How many times an update is retried after losing a race with another writer.
 const UPDATE_ATTEMPTS: usize = 10;

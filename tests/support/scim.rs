@@ -12,8 +12,8 @@ use scim_operator::api::{Directory, DirectorySpec, SecretKeyRef};
 use scim_operator::metrics::Metrics;
 use scim_operator::scim::auth::Authenticator;
 use scim_operator::scim::request::{AppState, DirectorySlots, ScimConfig};
-use scim_operator::scim::store::Store;
 use scim_operator::serve::{scim_app, serve_http};
+use scim_operator::watch::Store;
 use serde_json::Value;
 
 use super::WAIT;

@@ -236,7 +236,8 @@ pub fn raw_user(prefix: &str, i: usize, name: &str, directory: &str) -> scim_ope
 /// The claim the SCIM endpoint takes on a userName before it creates the User (see
 /// `scim::claims`), for the raw reference.
 pub fn raw_claim(user_name: &str, id: &str) -> scim_operator::api::NameClaim {
-    use scim_operator::scim::claims::{claim_name, fold_user_name};
+    use scim_operator::api::fold_user_name;
+    use scim_operator::scim::claims::claim_name;
     let key = fold_user_name(user_name);
     scim_operator::api::NameClaim::new(
         &claim_name(scim_operator::api::ClaimedKind::User, &key),

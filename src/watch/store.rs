@@ -1,13 +1,12 @@
-//! The SCIM read path: an in-memory cache of Users, Groups and Directories fed by watches, with the
-//! indexes SCIM lookups need (userName, externalId, displayName, group members).
+//! Users, Groups and Directories in memory, with the indexes every reader needs (userName,
+//! externalId, displayName, a group's members; Directories by age).
 //!
-//! Handlers read only from here, never list the API server per request. After a successful write
-//! a handler records the returned object too, so a GET right after a write sees it even before
-//! the watch event arrives; resourceVersions keep a late watch event from rolling it back.
+//! SCIM handlers read only from here, never list the API server per request. After a successful
+//! write a handler records the returned object too, so a GET right after a write sees it even
+//! before the watch event arrives; resourceVersions keep a late watch event from rolling it back.
 //!
-//! The store runs its own watches ([`Store::run`]) only when the process has no controller. With
-//! one, the controller's watch caches feed it ([`Store::relisted`], [`Store::applied`],
-//! [`Store::deleted`]) with the very `Arc`s they hold, so 50,000 Users are decoded and kept once.
+//! Fed by the controller's watches ([`Store::relisted`], [`Store::applied`], [`Store::deleted`])
+//! or, in a process without a controller, by its own ([`Store::run`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -18,8 +17,7 @@ use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
-use super::claims::fold_user_name;
-use crate::api::{Directory, Group, User};
+use crate::api::{Directory, Group, User, fold_user_name};
 
 /// Users and Groups of one namespace (one directory), with their indexes.
 #[derive(Default)]
@@ -277,7 +275,8 @@ impl Store {
         K::current(&self.state.read().expect("store lock"), namespace, name).cloned()
     }
 
-    /// The Directories of a namespace, oldest first (the oldest one is the active one).
+    /// The Directories of a namespace, oldest first (creationTimestamp, then name): the first is
+    /// the active one, the others are reported as superseded.
     pub fn directories(&self, namespace: &str) -> Vec<Arc<Directory>> {
         let state = self.state.read().expect("store lock");
         let mut dirs: Vec<Arc<Directory>> = state
@@ -291,6 +290,11 @@ impl Store {
                 .cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), b.name_any()))
         });
         dirs
+    }
+
+    /// The Directory in charge of a namespace: the oldest.
+    pub fn active_directory(&self, namespace: &str) -> Option<Arc<Directory>> {
+        self.directories(namespace).into_iter().next()
     }
 
     /// Records an object this process just wrote, unless the cache already has a newer version.

@@ -1,0 +1,13 @@
+//! The shared picture of the cluster, beneath both wings: `scim` reads it to answer requests,
+//! `controller` reads it to plan and is woken by its changes. Neither wing owns it, so each rule
+//! about what the cluster holds lives here once: the case folding of userNames, a group's members
+//! (from the Users that name it), and which Directory of a namespace is active (the oldest).
+//!
+//! One [`Store`] per process holds every User, Group and Directory once. With a controller in the
+//! process, the controller's watches feed it (the very `Arc`s its reflectors hold, so 50,000 Users
+//! are decoded and kept once); without one, [`Store::run`] runs watches of its own.
+
+mod store;
+
+pub(crate) use store::Cached;
+pub use store::{Namespace, Store};
