@@ -832,3 +832,62 @@ async fn overload_answers_429_with_retry_after() {
     assert_eq!(held.await.unwrap().unwrap().status(), StatusCode::CREATED);
     assert_eq!(scim.get("/Users").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn pages_cut_before_rendering_match_the_scanned_pages() {
+    // Without a filter or sortBy a page is cut before anything is rendered; `userName pr` (true
+    // for every user) takes the other path, which renders and filters every candidate. Both must
+    // give the same totals, the same order and the same page.
+    let (_, _, scim) = setup("pages").await;
+    let mut users = Vec::new();
+    for name in ["p1@x.io", "p2@x.io", "p3@x.io", "p4@x.io", "p5@x.io"] {
+        users.push(scim.create_user(name).await);
+    }
+    let group = scim
+        .post(
+            "/Groups",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "ws-Pages-role-member",
+            "members": [{"value": users[1]}, {"value": users[3]}]}),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED, "{:?}", group.body);
+    for window in [
+        "",
+        "startIndex=2&count=2",
+        "startIndex=5&count=10",
+        "startIndex=9",
+        "count=0",
+    ] {
+        let sep = if window.is_empty() { "" } else { "&" };
+        let cut = scim.get(&format!("/Users?{window}")).await;
+        let scanned = scim.get(&format!("/Users?filter=userName%20pr{sep}{window}")).await;
+        assert_eq!(cut.status, StatusCode::OK);
+        assert_eq!(cut.body["totalResults"], 5, "{window}");
+        assert_eq!(cut.body, scanned.body, "/Users?{window}");
+        let cut = scim.get(&format!("/Groups?{window}")).await;
+        let scanned = scim.get(&format!("/Groups?filter=displayName%20pr{sep}{window}")).await;
+        assert_eq!(cut.body, scanned.body, "/Groups?{window}");
+    }
+    let page = scim.get("/Users?startIndex=2&count=2").await;
+    assert_eq!(page.body["itemsPerPage"], 2);
+    let all = scim.get("/Users").await;
+    let member = all.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == users[1].as_str());
+    assert_eq!(
+        member.unwrap()["groups"][0]["value"],
+        group.body["id"],
+        "groups are rendered on the cut path"
+    );
+    let groups = scim.get("/Groups?count=1").await;
+    let members = groups.body["Resources"][0]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "members are rendered on the cut path too");
+    assert!(
+        scim.get("/Users?startIndex=9").await.body["Resources"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

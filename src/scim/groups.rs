@@ -4,6 +4,7 @@
 //! it concerns and a group of any size stays a small object. Group PATCH answers 204, as Entra expects.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
-use super::list::{self, ListRequest, Selection};
+use super::list::{self, ListRequest, Selection, Taken};
 use super::patch;
 use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, group_from_scim, group_to_scim};
@@ -27,16 +28,24 @@ use crate::api::annotations::PENDING_MEMBERS;
 use crate::api::{Group, GroupSpec, User};
 use crate::watch::Namespace;
 
-/// A Group as SCIM JSON; its members only when `with_members`.
-pub(super) fn render(ns: &Namespace, group: &Group, base_url: &str, with_members: bool) -> Value {
-    let members: Option<Vec<Reference<'_>>> = with_members.then(|| {
+/// The members of `group`, taken from the store under its lock so that the group can be rendered
+/// after the lock is released; `None` when they are not wanted.
+pub(super) fn members_of(ns: &Namespace, group: &Group, with_members: bool) -> Option<Vec<Arc<User>>> {
+    with_members.then(|| {
         ns.members(&group.name_any())
-            .filter_map(|id| {
-                let user = ns.users.get(id)?;
-                Some(Reference {
-                    id,
-                    display: user.spec.display_name.as_deref().or(Some(&user.spec.user_name)),
-                })
+            .filter_map(|id| ns.users.get(id).cloned())
+            .collect()
+    })
+}
+
+/// A Group as SCIM JSON, with its members when they were taken (see [`members_of`]).
+pub(super) fn render(group: &Group, members: Option<&[Arc<User>]>, base_url: &str) -> Value {
+    let members: Option<Vec<Reference<'_>>> = members.map(|users| {
+        users
+            .iter()
+            .map(|user| Reference {
+                id: user.metadata.name.as_deref().unwrap_or_default(),
+                display: user.spec.display_name.as_deref().or(Some(&user.spec.user_name)),
             })
             .collect()
     });
@@ -65,12 +74,12 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    respond_list(&state, &auth, &query)
+    respond_list(&state, &auth, &query).await
 }
 
 /// `POST /Groups/.search`: the same as `GET /Groups`, with the query in the body.
 pub async fn search(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
-    respond_list(&state, &auth, &list::Query::from_search(&body)?)
+    respond_list(&state, &auth, &list::Query::from_search(&body)?).await
 }
 
 /// Whether a list request needs the groups' members: to return or to filter them.
@@ -78,24 +87,35 @@ pub(super) fn needs_members(request: &ListRequest) -> bool {
     request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members)
 }
 
-fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
+/// As `GET /Users`: pointers under the lock, rendering after it (see [`Taken`]).
+async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
     let request = ListRequest::parse(query, &GROUP_RESOURCE, state.config.max_results)?;
     let with_members = needs_members(&request);
-    Ok(state.store.read(&auth.namespace, |ns| {
-        let candidates: Vec<&Group> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
-            Some(groups) => groups,
-            None => ns.groups.values().map(AsRef::as_ref).collect(),
-        };
-        request.respond(
-            candidates
-                .into_iter()
-                .map(|g| render(ns, g, &auth.base_url, with_members)),
-            &GROUP_RESOURCE,
-        )
-    }))
+    let taken = state.store.read(&auth.namespace, |ns| {
+        let take = |g: &Arc<Group>| (g.clone(), members_of(ns, g, with_members));
+        if request.pages_unrendered() {
+            let page = request.page_of(ns.groups.values()).map(take).collect();
+            Taken::Page(ns.groups.len(), page)
+        } else {
+            let candidates = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
+                Some(groups) => groups.into_iter().map(take).collect(),
+                None => ns.groups.values().map(take).collect(),
+            };
+            Taken::Candidates(candidates)
+        }
+    });
+    let base_url = auth.base_url.clone();
+    let render =
+        move |(group, members): &(Arc<Group>, Option<Vec<Arc<User>>>)| render(group, members.as_deref(), &base_url);
+    Ok(match taken {
+        Taken::Page(total, page) => request.respond_page(total, page.iter().map(render), &GROUP_RESOURCE),
+        Taken::Candidates(candidates) => {
+            list::off_the_workers(move || request.respond(candidates.iter().map(render), &GROUP_RESOURCE)).await?
+        }
+    })
 }
 
-fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Group>> {
+fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Arc<Group>>> {
     filter.conjuncts().into_iter().find_map(|c| {
         let (path, value) = c.simple_eq()?;
         if path
@@ -109,19 +129,13 @@ fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a 
             path.attr.to_ascii_lowercase().as_str(),
             path.sub_attr.as_deref().map(str::to_ascii_lowercase),
         ) {
-            ("displayname", None) => Some(ns.group_by_name(value).map(AsRef::as_ref).into_iter().collect()),
-            ("externalid", None) => Some(ns.groups_by_external_id(value).map(AsRef::as_ref).collect()),
-            ("id", None) => Some(ns.groups.get(value).map(AsRef::as_ref).into_iter().collect()),
+            ("displayname", None) => Some(ns.group_by_name(value).into_iter().collect()),
+            ("externalid", None) => Some(ns.groups_by_external_id(value).collect()),
+            ("id", None) => Some(ns.groups.get(value).into_iter().collect()),
             ("members", Some(sub)) if sub == "value" => Some(
                 ns.users
                     .get(value)
-                    .map(|u| {
-                        u.spec
-                            .groups
-                            .iter()
-                            .filter_map(|g| ns.groups.get(g).map(AsRef::as_ref))
-                            .collect()
-                    })
+                    .map(|u| u.spec.groups.iter().filter_map(|g| ns.groups.get(g)).collect())
                     .unwrap_or_default(),
             ),
             _ => None,
@@ -130,9 +144,10 @@ fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a 
 }
 
 fn respond(state: &AppState, auth: &Authorized, group: &Group, status: StatusCode, selection: &Selection) -> Response {
-    let mut body = state.store.read(&auth.namespace, |ns| {
-        render(ns, group, &auth.base_url, selection.wants("members"))
-    });
+    let members = state
+        .store
+        .read(&auth.namespace, |ns| members_of(ns, group, selection.wants("members")));
+    let mut body = render(group, members.as_deref(), &auth.base_url);
     selection.apply(&mut body, &GROUP_RESOURCE);
     scim_response(status, &body, Some(&etag(group)))
 }

@@ -228,15 +228,40 @@ impl ListRequest {
             }
         }
         let total = matched.len();
-        let page: Vec<Value> = matched
-            .into_iter()
-            .skip(self.start_index - 1)
-            .take(self.count)
+        let page: Vec<Value> = self
+            .page_of(matched)
             .map(|mut r| {
                 project(&mut r);
                 r
             })
             .collect();
+        self.list_response(total, page)
+    }
+
+    /// Whether the page can be cut before anything is rendered: no filter to evaluate and no
+    /// sort key to read, so `GET /Users?count=1` renders one user, not every user.
+    pub fn pages_unrendered(&self) -> bool {
+        self.filter.is_none() && self.sort_by.is_none()
+    }
+
+    /// This request's page of `items` (in their order).
+    pub fn page_of<T>(&self, items: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
+        items.into_iter().skip(self.start_index - 1).take(self.count)
+    }
+
+    /// A ListResponse of a page cut before rendering (see [`ListRequest::pages_unrendered`]):
+    /// `page` renders it, `total` counts every candidate.
+    pub fn respond_page(&self, total: usize, page: impl Iterator<Item = Value>, rt: &ResourceType) -> Response {
+        let page = page
+            .map(|mut r| {
+                self.projection.apply(&mut r, rt);
+                r
+            })
+            .collect();
+        self.list_response(total, page)
+    }
+
+    fn list_response(&self, total: usize, page: Vec<Value>) -> Response {
         let body = json!({
             "schemas": [LIST_RESPONSE],
             "totalResults": total,
@@ -246,6 +271,24 @@ impl ListRequest {
         });
         scim_response(StatusCode::OK, &body, None)
     }
+}
+
+/// What a list request takes from the store under its lock: shared pointers only, with what
+/// rendering them needs, so that no lock is held while resources are rendered.
+pub enum Taken<T> {
+    /// The page, cut before rendering, and the number of candidates.
+    Page(usize, Vec<T>),
+    /// Every candidate: a filter or a sort key must read them rendered.
+    Candidates(Vec<T>),
+}
+
+/// Runs `respond` (rendering, filtering and sorting every candidate) on a blocking thread, off
+/// the async workers that also answer health checks and other directories.
+pub async fn off_the_workers(respond: impl FnOnce() -> Response + Send + 'static) -> ScimResult<Response> {
+    tokio::task::spawn_blocking(respond).await.map_err(|error| {
+        tracing::error!(%error, "rendering a list failed");
+        ScimError::internal()
+    })
 }
 
 /// The value to sort a resource by: missing values sort last (RFC 7644 §3.4.2.3), strings

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::error::ScimResult;
-use super::list::{ListRequest, Query};
+use super::list::{self, ListRequest, Query};
 use super::request::{AppState, Authorized, ScimJson};
 use super::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use super::{groups, users};
@@ -23,22 +23,44 @@ pub async fn root(auth: Authorized, State(state): State<AppState>, ScimJson(body
         (Err(e), Err(_)) => return Err(e),
         (u, g) => (u.ok(), g.ok()),
     };
-    Ok(state.store.read(&auth.namespace, |ns| {
+    // Pointers under the store's lock; rendering, filtering and sorting after it, off the async
+    // workers (see `list::Taken`).
+    let with_members = groups_request.as_ref().is_some_and(groups::needs_members);
+    let (users, groups) = state.store.read(&auth.namespace, |ns| {
+        let users: Vec<_> = match users_request {
+            Some(_) => ns
+                .users
+                .values()
+                .map(|u| (u.clone(), users::groups_of(ns, u)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let groups: Vec<_> = match groups_request {
+            Some(_) => ns
+                .groups
+                .values()
+                .map(|g| (g.clone(), groups::members_of(ns, g, with_members)))
+                .collect(),
+            None => Vec::new(),
+        };
+        (users, groups)
+    });
+    let base_url = auth.base_url.clone();
+    list::off_the_workers(move || {
         let mut matched = Vec::new();
         if let Some(request) = &users_request {
             matched.extend(
-                ns.users
-                    .values()
-                    .map(|u| users::render(ns, u, &auth.base_url))
+                users
+                    .iter()
+                    .map(|(u, groups)| users::render(u, groups, &base_url))
                     .filter(|r| request.matches(r, &USER_RESOURCE)),
             );
         }
         if let Some(request) = &groups_request {
-            let with_members = groups::needs_members(request);
             matched.extend(
-                ns.groups
-                    .values()
-                    .map(|g| groups::render(ns, g, &auth.base_url, with_members))
+                groups
+                    .iter()
+                    .map(|(g, members)| groups::render(g, members.as_deref(), &base_url))
                     .filter(|r| request.matches(r, &GROUP_RESOURCE)),
             );
         }
@@ -53,5 +75,6 @@ pub async fn root(auth: Authorized, State(state): State<AppState>, ScimJson(body
                 _ => {}
             }
         })
-    }))
+    })
+    .await
 }

@@ -1,5 +1,7 @@
 //! `/Users`: list, get, create, replace (PUT), patch, delete.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -8,27 +10,33 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
-use super::list::{self, ListRequest, Selection};
+use super::list::{self, ListRequest, Selection, Taken};
 use super::patch;
 use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, user_from_scim, user_to_scim};
 use super::schema::USER_RESOURCE;
 use super::write::{self, Created, Precondition, create_claimed, find, replace_edited, stamp};
 use crate::api::fold_user_name;
-use crate::api::{User, UserSpec};
+use crate::api::{Group, User, UserSpec};
 use crate::watch::Namespace;
 
-/// A User as SCIM JSON, with the groups it belongs to.
-pub(super) fn render(ns: &Namespace, user: &User, base_url: &str) -> Value {
-    let groups: Vec<Reference<'_>> = user
-        .spec
+/// The groups of `user` that exist, taken from the store under its lock so that the user can be
+/// rendered after the lock is released.
+pub(super) fn groups_of(ns: &Namespace, user: &User) -> Vec<Arc<Group>> {
+    user.spec
         .groups
         .iter()
-        .filter_map(|id| {
-            ns.groups.get(id).map(|g| Reference {
-                id,
-                display: Some(&g.spec.display_name),
-            })
+        .filter_map(|id| ns.groups.get(id).cloned())
+        .collect()
+}
+
+/// A User as SCIM JSON, with the groups it belongs to (see [`groups_of`]).
+pub(super) fn render(user: &User, groups: &[Arc<Group>], base_url: &str) -> Value {
+    let groups: Vec<Reference<'_>> = groups
+        .iter()
+        .map(|g| Reference {
+            id: g.metadata.name.as_deref().unwrap_or_default(),
+            display: Some(&g.spec.display_name),
         })
         .collect();
     user_to_scim(user, base_url, &groups)
@@ -44,30 +52,44 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<list::Query>,
 ) -> ScimResult<Response> {
-    respond_list(&state, &auth, &query)
+    respond_list(&state, &auth, &query).await
 }
 
 /// `POST /Users/.search`: the same as `GET /Users`, with the query in the body.
 pub async fn search(auth: Authorized, State(state): State<AppState>, ScimJson(body): ScimJson) -> ScimResult<Response> {
-    respond_list(&state, &auth, &list::Query::from_search(&body)?)
+    respond_list(&state, &auth, &list::Query::from_search(&body)?).await
 }
 
-fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
+/// Under the store's lock only pointers are taken: the page itself when nothing has to be rendered
+/// to choose it, else every candidate. Rendering happens after the lock is released.
+async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
     let request = ListRequest::parse(query, &USER_RESOURCE, state.config.max_results)?;
-    Ok(state.store.read(&auth.namespace, |ns| {
-        let candidates: Vec<&User> = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
-            Some(users) => users,
-            None => ns.users.values().map(AsRef::as_ref).collect(),
-        };
-        request.respond(
-            candidates.into_iter().map(|u| render(ns, u, &auth.base_url)),
-            &USER_RESOURCE,
-        )
-    }))
+    let taken = state.store.read(&auth.namespace, |ns| {
+        let take = |u: &Arc<User>| (u.clone(), groups_of(ns, u));
+        if request.pages_unrendered() {
+            let page = request.page_of(ns.users.values()).map(take).collect();
+            Taken::Page(ns.users.len(), page)
+        } else {
+            let candidates = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
+                Some(users) => users.into_iter().map(take).collect(),
+                None => ns.users.values().map(take).collect(),
+            };
+            Taken::Candidates(candidates)
+        }
+    });
+    let base_url = auth.base_url.clone();
+    let render = move |(user, groups): &(Arc<User>, Vec<Arc<Group>>)| render(user, groups, &base_url);
+    Ok(match taken {
+        Taken::Page(total, page) => request.respond_page(total, page.iter().map(render), &USER_RESOURCE),
+        // Filtering and sorting read the rendered resources: off the async workers.
+        Taken::Candidates(candidates) => {
+            list::off_the_workers(move || request.respond(candidates.iter().map(render), &USER_RESOURCE)).await?
+        }
+    })
 }
 
 /// Candidates from an index when some top-level conjunct is `userName|externalId|id eq "…"`.
-fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a User>> {
+fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Arc<User>>> {
     filter.conjuncts().into_iter().find_map(|c| {
         let (path, value) = c.simple_eq()?;
         if path.sub_attr.is_some()
@@ -79,9 +101,9 @@ fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a 
             return None;
         }
         match path.attr.to_ascii_lowercase().as_str() {
-            "username" => Some(ns.user_by_name(value).map(AsRef::as_ref).into_iter().collect()),
-            "externalid" => Some(ns.users_by_external_id(value).map(AsRef::as_ref).collect()),
-            "id" => Some(ns.users.get(value).map(AsRef::as_ref).into_iter().collect()),
+            "username" => Some(ns.user_by_name(value).into_iter().collect()),
+            "externalid" => Some(ns.users_by_external_id(value).collect()),
+            "id" => Some(ns.users.get(value).into_iter().collect()),
             _ => None,
         }
     })
@@ -94,7 +116,8 @@ fn respond(
     status: StatusCode,
     selection: Option<&Selection>,
 ) -> Response {
-    let mut body = state.store.read(&auth.namespace, |ns| render(ns, user, &auth.base_url));
+    let groups = state.store.read(&auth.namespace, |ns| groups_of(ns, user));
+    let mut body = render(user, &groups, &auth.base_url);
     if let Some(selection) = selection {
         selection.apply(&mut body, &USER_RESOURCE);
     }

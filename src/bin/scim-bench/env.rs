@@ -114,6 +114,19 @@ impl Operator {
         procfs::sample(self.pid()).unwrap_or_default()
     }
 
+    /// How long `/healthz` takes to answer (its status must be 200).
+    pub async fn healthz(&self) -> anyhow::Result<Duration> {
+        let start = std::time::Instant::now();
+        let status = self
+            .http
+            .get(format!("{}/healthz", self.probe_url))
+            .send()
+            .await?
+            .status();
+        anyhow::ensure!(status.is_success(), "/healthz answered {status}");
+        Ok(start.elapsed())
+    }
+
     /// The operator's Prometheus metrics.
     pub async fn metrics(&self) -> anyhow::Result<String> {
         Ok(self

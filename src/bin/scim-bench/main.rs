@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use kube::api::{Api, PostParams};
+use reqwest::{Method, StatusCode};
 use scim_operator::api::{GroupSpec, NameClaim, User};
 use scim_operator::envtest::{self, ControlPlane};
 use scim_operator::rules::{workspace_binding_name, workspace_object_name};
@@ -257,6 +258,7 @@ async fn bench(args: &Args) -> anyhow::Result<Report> {
     bench.initial_sync(&group_names).await?;
     bench.throughput().await?;
     bench.lookups().await?;
+    bench.pages().await?;
     bench.incremental().await?;
     bench.resync().await?;
     let Bench {
@@ -656,6 +658,64 @@ impl Bench {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// A page of one user (`GET /Users?count=1`) from 64 clients at once: its cost must be the
+    /// page's, not the directory's, and health checks must answer meanwhile.
+    async fn pages(&mut self) -> anyhow::Result<()> {
+        const CONCURRENCY: usize = 64;
+        let n = CONCURRENCY * 20;
+        eprintln!("scim-bench: pages of one user, {n} at concurrency {CONCURRENCY}…");
+        let total = self.user_ids.len();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let health = async {
+            let mut worst = Duration::ZERO;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                worst = worst.max(self.operator.healthz().await?);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            anyhow::Ok(worst)
+        };
+        let pages =
+            async {
+                let result = load::run(n, CONCURRENCY, |_| {
+                let scim = self.scim.clone();
+                async move {
+                    let body = scim.send(Method::GET, "/Users?count=1", None, StatusCode::OK).await?;
+                    let (listed, on_page) = (body["totalResults"].as_u64(), body["Resources"].as_array().map(Vec::len));
+                    anyhow::ensure!(
+                        listed == Some(total as u64) && on_page == Some(1),
+                        "GET /Users?count=1: totalResults {listed:?}, {on_page:?} on the page, expected {total} and 1"
+                    );
+                    Ok(())
+                }
+            })
+            .await;
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                result
+            };
+        let (health, pages) = tokio::join!(health, pages);
+        let ((run, _), worst_health) = (pages?, health?);
+        let p99 = run.quantile(0.99);
+        self.report.row(
+            "2",
+            format!("GET /Users?count=1, p99, concurrency {CONCURRENCY} ({n})"),
+            ms(p99),
+            "",
+            "",
+            "< 50 ms",
+            status(p99 < Duration::from_millis(50)),
+        );
+        self.report.row(
+            "2",
+            "/healthz meanwhile, slowest",
+            ms(worst_health),
+            "",
+            "",
+            "< 100 ms",
+            status(worst_health < Duration::from_millis(100)),
+        );
         Ok(())
     }
 
