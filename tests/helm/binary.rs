@@ -44,13 +44,24 @@ pub(super) fn chart_env(ns: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn binary_serves_with_the_chart_environment_and_identity() {
+/// `scim-operator serve` as the chart runs it: the chart's RBAC applied in a fresh namespace,
+/// its ServiceAccount's credentials, its container's environment (loopback ports instead of the
+/// chart's 0.0.0.0:8080/9090, which may be taken here), a Directory in a second namespace.
+pub(super) struct ChartServe {
+    pub admin: kube::Client,
+    pub dir_ns: String,
+    pub token: String,
+    pub child: tokio::process::Child,
+    pub scim_port: u16,
+    pub probe_port: u16,
+}
+
+/// Starts [`ChartServe`] (namespaces named after `prefix`) and waits until `/readyz` answers 200.
+pub(super) async fn serve_as_the_chart(prefix: &str, output: impl Fn() -> Stdio) -> ChartServe {
     let admin = support::client().await;
-    let ns = support::fresh_namespace(&admin, "helm-bin").await;
-    let dir_ns = support::fresh_namespace(&admin, "helm-bindir").await;
-    let secret_ns = format!("rbac.secretNamespaces={{{dir_ns}}}");
-    apply_chart(&ns, &[&secret_ns]).await;
+    let ns = support::fresh_namespace(&admin, prefix).await;
+    let dir_ns = support::fresh_namespace(&admin, &format!("{prefix}dir")).await;
+    apply_chart(&ns, &[&format!("rbac.secretNamespaces={{{dir_ns}}}")]).await;
     let token = scim::create_directory(&admin, &dir_ns, "entra").await;
     let sa = format!("system:serviceaccount:{ns}:{ns}-scim-operator");
     let kubeconfig = support::control_plane()
@@ -60,12 +71,9 @@ async fn binary_serves_with_the_chart_environment_and_identity() {
             &["system:serviceaccounts", &format!("system:serviceaccounts:{ns}")],
         )
         .unwrap();
-
     let (scim_port, probe_port) = (free_port(), free_port());
     let mut env = chart_env(&ns);
-    assert!(env.iter().any(|(k, v)| k == "LOG_FORMAT" && v == "json"));
     for (name, value) in env.iter_mut() {
-        // Same variables, loopback ports (the chart's 0.0.0.0:8080/9090 may be taken here).
         match name.as_str() {
             "SCIM_LISTEN" => *value = format!("127.0.0.1:{scim_port}"),
             "SCIM_PROBE_LISTEN" => *value = format!("127.0.0.1:{probe_port}"),
@@ -76,12 +84,11 @@ async fn binary_serves_with_the_chart_environment_and_identity() {
         .arg("serve")
         .envs(env)
         .env("KUBECONFIG", &kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(output())
+        .stderr(output())
         .kill_on_drop(true)
         .spawn()
         .expect("scim-operator serve");
-
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + support::WAIT;
     loop {
@@ -93,6 +100,32 @@ async fn binary_serves_with_the_chart_environment_and_identity() {
         assert!(tokio::time::Instant::now() < deadline, "/readyz never answered 200");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    ChartServe {
+        admin,
+        dir_ns,
+        token,
+        child,
+        scim_port,
+        probe_port,
+    }
+}
+
+#[tokio::test]
+async fn binary_serves_with_the_chart_environment_and_identity() {
+    assert!(
+        chart_env("helm-bin")
+            .iter()
+            .any(|(k, v)| k == "LOG_FORMAT" && v == "json")
+    );
+    let ChartServe {
+        admin,
+        dir_ns,
+        token,
+        child,
+        scim_port,
+        probe_port,
+    } = serve_as_the_chart("helm-bin", Stdio::piped).await;
+    let http = reqwest::Client::new();
     let addr = format!("127.0.0.1:{scim_port}").parse().unwrap();
     let client = scim::Scim::connect(addr, &dir_ns, "entra", &token).await;
     client.create_user("grace@example.com").await;

@@ -8,9 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::binary::{chart_env, free_port};
+use super::binary::{ChartServe, serve_as_the_chart};
 use super::chart::*;
-use super::rbac::apply_chart;
 use super::support::{self, scim};
 
 const RULES: &str = "files/prometheus-rules.yaml";
@@ -163,50 +162,17 @@ async fn every_metric_the_alerts_and_dashboard_name_is_served() {
     assert!(rules.len() >= 6 && dashboard.len() >= 12, "{rules:?} {dashboard:?}");
     let referenced: BTreeSet<String> = rules.union(&dashboard).cloned().collect();
 
-    // The real binary, with the chart's environment and ServiceAccount (as binary.rs starts it).
-    let admin = support::client().await;
-    let ns = support::fresh_namespace(&admin, "helm-mon").await;
-    let dir_ns = support::fresh_namespace(&admin, "helm-mondir").await;
-    apply_chart(&ns, &[&format!("rbac.secretNamespaces={{{dir_ns}}}")]).await;
-    let token = scim::create_directory(&admin, &dir_ns, "entra").await;
-    let sa = format!("system:serviceaccount:{ns}:{ns}-scim-operator");
-    let kubeconfig = support::control_plane()
-        .await
-        .user_kubeconfig(
-            &sa,
-            &["system:serviceaccounts", &format!("system:serviceaccounts:{ns}")],
-        )
-        .unwrap();
-    let (scim_port, probe_port) = (free_port(), free_port());
-    let mut env = chart_env(&ns);
-    for (name, value) in env.iter_mut() {
-        match name.as_str() {
-            "SCIM_LISTEN" => *value = format!("127.0.0.1:{scim_port}"),
-            "SCIM_PROBE_LISTEN" => *value = format!("127.0.0.1:{probe_port}"),
-            _ => {}
-        }
-    }
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-operator"))
-        .arg("serve")
-        .envs(env)
-        .env("KUBECONFIG", &kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("scim-operator serve");
+    // The real binary, with the chart's environment and ServiceAccount.
+    let ChartServe {
+        admin: _,
+        dir_ns,
+        token,
+        mut child,
+        scim_port,
+        probe_port,
+    } = serve_as_the_chart("helm-mon", Stdio::null).await;
     let http = reqwest::Client::new();
     let metrics_url = format!("http://127.0.0.1:{probe_port}/metrics");
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    loop {
-        let ready = http.get(format!("http://127.0.0.1:{probe_port}/readyz")).send().await;
-        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
-            break;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "scim-operator exited early");
-        assert!(tokio::time::Instant::now() < deadline, "/readyz never answered 200");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // Provisioning that touches every panel: a user in two role groups of one workspace (a
     // conflict), and a request with a wrong token to an existing directory.
