@@ -5,8 +5,8 @@
 //! One watch per kind, not one per controller: at 50,000 users a second copy of the User cache
 //! would double the memory. For the same reason the process's [`watch::Store`] (what the SCIM
 //! endpoint serves, and where memberships and the active Directory are read) is fed from here
-//! with the very `Arc`s cached here. The caches keep running while this process is not the leader, so a new leader starts warm;
-//! triggers are only queued while leading.
+//! with the very `Arc`s cached here. The caches keep running while this process is not the
+//! leader, so a new leader starts warm; triggers are only queued while leading.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;

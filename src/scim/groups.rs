@@ -110,7 +110,10 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
     Ok(match taken {
         Taken::Page(total, page) => request.respond_page(total, page.iter().map(render), &GROUP_RESOURCE),
         Taken::Candidates(candidates) => {
-            list::off_the_workers(move || request.respond(candidates.iter().map(render), &GROUP_RESOURCE)).await?
+            list::off_the_workers(candidates.len(), move || {
+                request.respond(candidates.iter().map(render), &GROUP_RESOURCE)
+            })
+            .await?
         }
     })
 }

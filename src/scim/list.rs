@@ -282,9 +282,20 @@ pub enum Taken<T> {
     Candidates(Vec<T>),
 }
 
-/// Runs `respond` (rendering, filtering and sorting every candidate) on a blocking thread, off
-/// the async workers that also answer health checks and other directories.
-pub async fn off_the_workers(respond: impl FnOnce() -> Response + Send + 'static) -> ScimResult<Response> {
+/// Up to this many candidates are rendered on the async worker: an indexed lookup (`userName eq`,
+/// Entra's most frequent request) finds one, and a thread hop would cost more than rendering it.
+const RENDERED_INLINE: usize = 64;
+
+/// Runs `respond` (rendering, filtering and sorting `candidates` resources) on a blocking thread,
+/// off the async workers that also answer health checks and other directories; a few
+/// candidates are rendered in place.
+pub async fn off_the_workers(
+    candidates: usize,
+    respond: impl FnOnce() -> Response + Send + 'static,
+) -> ScimResult<Response> {
+    if candidates <= RENDERED_INLINE {
+        return Ok(respond());
+    }
     tokio::task::spawn_blocking(respond).await.map_err(|error| {
         tracing::error!(%error, "rendering a list failed");
         ScimError::internal()

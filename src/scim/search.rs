@@ -46,7 +46,7 @@ pub async fn root(auth: Authorized, State(state): State<AppState>, ScimJson(body
         (users, groups)
     });
     let base_url = auth.base_url.clone();
-    list::off_the_workers(move || {
+    list::off_the_workers(users.len() + groups.len(), move || {
         let mut matched = Vec::new();
         if let Some(request) = &users_request {
             matched.extend(

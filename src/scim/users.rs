@@ -83,7 +83,10 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
         Taken::Page(total, page) => request.respond_page(total, page.iter().map(render), &USER_RESOURCE),
         // Filtering and sorting read the rendered resources: off the async workers.
         Taken::Candidates(candidates) => {
-            list::off_the_workers(move || request.respond(candidates.iter().map(render), &USER_RESOURCE)).await?
+            list::off_the_workers(candidates.len(), move || {
+                request.respond(candidates.iter().map(render), &USER_RESOURCE)
+            })
+            .await?
         }
     })
 }
