@@ -6,16 +6,27 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+#[cfg(feature = "operator")]
 pub mod audit;
+#[cfg(feature = "operator")]
 pub mod controller;
+#[cfg(feature = "operator")]
 pub mod dev;
+#[cfg(feature = "operator")]
 pub mod envtest;
+#[cfg(feature = "operator")]
 pub mod export;
+#[cfg(feature = "operator")]
 pub mod metrics;
+#[cfg(feature = "operator")]
 pub mod request_target;
 pub mod rules;
 pub mod scim;
+#[cfg(feature = "operator")]
 pub mod serve;
+#[cfg(feature = "operator")]
 pub mod telemetry;
+#[cfg(feature = "operator")]
 pub mod watch;
+#[cfg(feature = "operator")]
 pub mod yaml;

@@ -127,6 +127,7 @@ pub fn crd_file_name(
 }
 
 /// A CRD as YAML, as written to `crds/`.
+#[cfg(feature = "operator")]
 pub fn crd_yaml(
     crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 ) -> String {

@@ -1,7 +1,11 @@
 //! SCIM error responses (RFC 7644 §3.12), always as `application/scim+json`.
 
-use axum::http::{HeaderValue, StatusCode, header};
+#[cfg(feature = "operator")]
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+#[cfg(feature = "operator")]
+use http::{HeaderValue, header};
+#[cfg(feature = "operator")]
 use serde_json::json;
 
 /// The SCIM media type.
@@ -10,6 +14,7 @@ pub const SCIM_JSON: &str = "application/scim+json";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// Seconds a client should wait before retrying after 429 or 503.
+#[cfg(feature = "operator")]
 const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// A request that failed, with what the client needs to fix or retry it.
@@ -84,6 +89,7 @@ impl ScimError {
     }
 }
 
+#[cfg(feature = "operator")]
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let mut body = json!({
@@ -107,6 +113,7 @@ impl IntoResponse for ScimError {
     }
 }
 
+#[cfg(feature = "operator")]
 impl From<kube::Error> for ScimError {
     /// API-server failures the handlers did not expect: unreachable, overloaded, restarting or
     /// refusing the operator → 503, else 500.
@@ -147,6 +154,7 @@ impl From<kube::Error> for ScimError {
 pub type ScimResult<T> = Result<T, ScimError>;
 
 /// Whether an API error is a lost optimistic-concurrency race.
+#[cfg(feature = "operator")]
 pub fn is_conflict(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.is_conflict())
 }
