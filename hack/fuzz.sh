@@ -4,6 +4,8 @@
 #
 #   hack/fuzz.sh                 every target, FUZZ_SECONDS (default 60) each
 #   hack/fuzz.sh patch filter    only these targets
+#   hack/fuzz.sh --build         only install cargo-fuzz and build (hack/test.sh does this early,
+#                                in the background, so the run later only links)
 #
 # Fails on any crash, panic, hang (an input taking over FUZZ_TIMEOUT seconds) or allocation
 # beyond the limits below; the input that did it is left in fuzz/artifacts/<target>/. New
@@ -20,6 +22,8 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
 CACHE_ROOT=${SCIM_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-operator}
 TARGET_DIR=${FUZZ_TARGET_DIR:-$CACHE_ROOT/fuzz-target}
+BUILD_ONLY=
+if [[ ${1:-} == --build ]]; then BUILD_ONLY=1; shift; fi
 TARGETS=("$@")
 [[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(filter patch body)
 for target in "${TARGETS[@]}"; do
@@ -38,6 +42,10 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
+# The fuzz crate links the crate's protocol core alone (no default features); it, like the
+# whole crate under clippy, must build without warnings (dependencies' lints are capped by cargo).
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-D warnings"
+
 # Same flags for build and run (cargo fuzz's defaults: release, ASan), so run only links.
 FUZZ_FLAGS=(--target-dir "$TARGET_DIR")
 start=$(date +%s)
@@ -45,6 +53,7 @@ echo "==> fuzz build (cached in $TARGET_DIR)"
 cargo +nightly fuzz build "${FUZZ_FLAGS[@]}"
 build_secs=$(( $(date +%s) - start ))
 echo "fuzz: build took ${build_secs}s"
+[[ -z $BUILD_ONLY ]] || exit 0
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -13,16 +13,42 @@ step() { printf '==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; 
 # machine that ran this before rebuilds only this crate (set CARGO_TARGET_DIR to override).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${SCIM_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-operator}/target}
 
-# The Go builds (control plane, then the node daemons; cached, so a no-op after the first run)
-# go to the background in their own process group while the Rust builds run: on two cores a
-# first run keeps both busy through each build's serial phases and downloads.
+# Jobs in the background, each in its own process group (killed if this script exits early) with
+# its output in $work/<name>. The Go builds (control plane, then the node daemons; cached, so a
+# no-op after the first run) run beside the Rust builds; clippy and the fuzz build run at nice 19,
+# so they take only the CPU the other steps leave idle (downloads, links, tests waiting on the API
+# server). On two cores a first run is bound by CPU: idle time is the only time to be had.
 work=$(mktemp -d)
-go_builds=
-trap '[[ -z $go_builds ]] || kill -- -"$go_builds" 2>/dev/null; rm -rf "$work"' EXIT
-step "control plane and node daemons (hack/controlplane.sh, hack/node.sh build), in the background"
+declare -A jobs=()
+# shellcheck disable=SC2154 # group is the loop's variable
+trap 'for group in "${jobs[@]}"; do kill -- -"$group" 2>/dev/null; done; rm -rf "$work"' EXIT
+start_job() {  # NAME COMMAND...
+  local name=$1
+  shift
+  setsid "$@" > "$work/$name" 2>&1 &
+  jobs[$name]=$!
+}
+await_job() {  # NAME: waits for it; on failure shows its output and stops the run
+  local name=$1 status=0
+  wait "${jobs[$name]}" || status=$?
+  unset "jobs[$name]"
+  if [[ $status != 0 ]]; then
+    echo "$name failed:" >&2
+    cat "$work/$name" >&2
+    exit "$status"
+  fi
+}
+
+# rustup installs the pinned toolchain (rust-toolchain.toml) on first use: once, before any job.
+cargo --version
+step "in the background: the control plane and node daemons (hack/controlplane.sh, hack/node.sh build)"
 # shellcheck disable=SC2016 # expanded by the inner shell
-setsid bash -c 'hack/controlplane.sh > "$1/controlplane" && hack/node.sh build > "$1/node"' _ "$work" &
-go_builds=$!
+start_job go-builds bash -c 'hack/controlplane.sh > "$1/controlplane" && hack/node.sh build > "$1/node"' _ "$work"
+step "in the background at nice 19: cargo clippy, the fuzz targets' build (hack/fuzz.sh --build)"
+# Clippy in its own target dir: cargo builds one command at a time per target dir and profile.
+start_job clippy nice -n 19 env CARGO_TARGET_DIR="$CARGO_TARGET_DIR-clippy" \
+  cargo clippy --all-targets --locked -- -D warnings
+start_job fuzz-build nice -n 19 hack/fuzz.sh --build
 
 step "Lua with lua-cjson (tests/argocd.rs runs the Argo CD health checks)"
 if ! lua5.1 -e "require('cjson')" 2>/dev/null; then
@@ -47,12 +73,8 @@ hack/promtool.sh test rules tests/prometheus/rules_test.yaml
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
-
 step "waiting for the control plane and the node (kube-apiserver, etcd, kubectl, helm; kubelet, ...)"
-wait "$go_builds"
-go_builds=
+await_job go-builds
 SCIM_OPERATOR_CONTROLPLANE=$(cat "$work/controlplane")
 SCIM_OPERATOR_NODE=$(cat "$work/node")
 export SCIM_OPERATOR_CONTROLPLANE SCIM_OPERATOR_NODE
@@ -68,6 +90,11 @@ hack/vendor-suites.sh
 step "dashboard: every query returns data from Prometheus scraping a loaded operator"
 DASHBOARD_PNG='' hack/dashboard-check.sh 60
 
+step "waiting for cargo clippy and the fuzz build"
+await_job clippy
+tail -n 1 "$work/clippy"
+await_job fuzz-build
+tail -n 1 "$work/fuzz-build"
 step "fuzz (60 s per target)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} hack/fuzz.sh
 
