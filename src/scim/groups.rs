@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
-use super::list::{self, ListRequest, Selection, Taken};
+use super::list::{self, ListRequest, Selection};
 use super::patch;
 use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, group_from_scim, group_to_scim};
@@ -87,35 +87,18 @@ pub(super) fn needs_members(request: &ListRequest) -> bool {
     request.projection.wants("members") || request.filter.as_ref().is_some_and(mentions_members)
 }
 
-/// As `GET /Users`: pointers under the lock, rendering after it (see [`Taken`]).
+/// As `GET /Users`: pointers under the lock, rendering after it (see [`ListRequest::take`]).
 async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
     let request = ListRequest::parse(query, &GROUP_RESOURCE, state.config.max_results)?;
     let with_members = needs_members(&request);
     let taken = state.store.read(&auth.namespace, |ns| {
-        let take = |g: &Arc<Group>| (g.clone(), members_of(ns, g, with_members));
-        if request.pages_unrendered() {
-            let page = request.page_of(ns.groups.values()).map(take).collect();
-            Taken::Page(ns.groups.len(), page)
-        } else {
-            let candidates = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
-                Some(groups) => groups.into_iter().map(take).collect(),
-                None => ns.groups.values().map(take).collect(),
-            };
-            Taken::Candidates(candidates)
-        }
+        let indexed = |filter: &Filter| indexed_candidates(ns, filter);
+        request.take(ns.groups.values(), indexed, |group| (group.clone(), members_of(ns, group, with_members)))
     });
     let base_url = auth.base_url.clone();
     let render =
         move |(group, members): &(Arc<Group>, Option<Vec<Arc<User>>>)| render(group, members.as_deref(), &base_url);
-    Ok(match taken {
-        Taken::Page(total, page) => request.respond_page(total, page.iter().map(render), &GROUP_RESOURCE),
-        Taken::Candidates(candidates) => {
-            list::off_the_workers(candidates.len(), move || {
-                request.respond(candidates.iter().map(render), &GROUP_RESOURCE)
-            })
-            .await?
-        }
-    })
+    request.respond_taken(taken, render, &GROUP_RESOURCE).await
 }
 
 fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Arc<Group>>> {

@@ -240,18 +240,53 @@ impl ListRequest {
 
     /// Whether the page can be cut before anything is rendered: no filter to evaluate and no
     /// sort key to read, so `GET /Users?count=1` renders one user, not every user.
-    pub fn pages_unrendered(&self) -> bool {
+    fn pages_unrendered(&self) -> bool {
         self.filter.is_none() && self.sort_by.is_none()
     }
 
     /// This request's page of `items` (in their order).
-    pub fn page_of<T>(&self, items: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
+    fn page_of<T>(&self, items: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
         items.into_iter().skip(self.start_index - 1).take(self.count)
+    }
+
+    /// What this request takes from the store, under its lock: the page when it can be cut
+    /// unrendered, else the candidates — those an index finds for the filter (`indexed`), or
+    /// `all` — each as `take` makes it (shared pointers and what rendering them needs).
+    pub fn take<'a, R: 'a, T>(
+        &self,
+        all: impl ExactSizeIterator<Item = &'a R>,
+        indexed: impl FnOnce(&Filter) -> Option<Vec<&'a R>>,
+        take: impl Fn(&R) -> T,
+    ) -> Taken<T> {
+        if self.pages_unrendered() {
+            let total = all.len();
+            return Taken::Page(total, self.page_of(all).map(take).collect());
+        }
+        Taken::Candidates(match self.filter.as_ref().and_then(indexed) {
+            Some(found) => found.into_iter().map(take).collect(),
+            None => all.map(take).collect(),
+        })
+    }
+
+    /// Answers a list from what [`ListRequest::take`] took, with no lock held: a cut page is
+    /// rendered in place; candidates are rendered, filtered and sorted off the async workers.
+    pub async fn respond_taken<T: Send + 'static>(
+        self,
+        taken: Taken<T>,
+        render: impl Fn(&T) -> Value + Send + 'static,
+        rt: &'static ResourceType,
+    ) -> ScimResult<Response> {
+        match taken {
+            Taken::Page(total, page) => Ok(self.respond_page(total, page.iter().map(render), rt)),
+            Taken::Candidates(candidates) => {
+                off_the_workers(candidates.len(), move || self.respond(candidates.iter().map(render), rt)).await
+            }
+        }
     }
 
     /// A ListResponse of a page cut before rendering (see [`ListRequest::pages_unrendered`]):
     /// `page` renders it, `total` counts every candidate.
-    pub fn respond_page(&self, total: usize, page: impl Iterator<Item = Value>, rt: &ResourceType) -> Response {
+    fn respond_page(&self, total: usize, page: impl Iterator<Item = Value>, rt: &ResourceType) -> Response {
         let page = page
             .map(|mut r| {
                 self.projection.apply(&mut r, rt);

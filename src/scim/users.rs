@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::filter::Filter;
-use super::list::{self, ListRequest, Selection, Taken};
+use super::list::{self, ListRequest, Selection};
 use super::patch;
 use super::request::{AppState, Authorized, IdPath, IfMatch, ScimJson, scim_response};
 use super::resource::{Reference, etag, user_from_scim, user_to_scim};
@@ -65,30 +65,12 @@ pub async fn search(auth: Authorized, State(state): State<AppState>, ScimJson(bo
 async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) -> ScimResult<Response> {
     let request = ListRequest::parse(query, &USER_RESOURCE, state.config.max_results)?;
     let taken = state.store.read(&auth.namespace, |ns| {
-        let take = |u: &Arc<User>| (u.clone(), groups_of(ns, u));
-        if request.pages_unrendered() {
-            let page = request.page_of(ns.users.values()).map(take).collect();
-            Taken::Page(ns.users.len(), page)
-        } else {
-            let candidates = match request.filter.as_ref().and_then(|f| indexed_candidates(ns, f)) {
-                Some(users) => users.into_iter().map(take).collect(),
-                None => ns.users.values().map(take).collect(),
-            };
-            Taken::Candidates(candidates)
-        }
+        let indexed = |filter: &Filter| indexed_candidates(ns, filter);
+        request.take(ns.users.values(), indexed, |user| (user.clone(), groups_of(ns, user)))
     });
     let base_url = auth.base_url.clone();
     let render = move |(user, groups): &(Arc<User>, Vec<Arc<Group>>)| render(user, groups, &base_url);
-    Ok(match taken {
-        Taken::Page(total, page) => request.respond_page(total, page.iter().map(render), &USER_RESOURCE),
-        // Filtering and sorting read the rendered resources: off the async workers.
-        Taken::Candidates(candidates) => {
-            list::off_the_workers(candidates.len(), move || {
-                request.respond(candidates.iter().map(render), &USER_RESOURCE)
-            })
-            .await?
-        }
-    })
+    request.respond_taken(taken, render, &USER_RESOURCE).await
 }
 
 /// Candidates from an index when some top-level conjunct is `userName|externalId|id eq "…"`.
