@@ -23,7 +23,7 @@ use crate::watch::{Cached, Store};
 /// How many times an update is retried after losing a race with another writer.
 const UPDATE_ATTEMPTS: usize = 10;
 /// Parallel member updates of one group request.
-const MEMBERSHIP_PARALLELISM: usize = 16;
+pub const MEMBERSHIP_PARALLELISM: usize = 16;
 
 /// Where writes go: the API server, the cache that records what was written (read-your-writes),
 /// and how long a name claim whose holder does not hold the name is left alone.

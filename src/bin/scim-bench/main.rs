@@ -4,7 +4,7 @@
 //! run. See BENCHMARKS.md for the command, the results and what they mean.
 //!
 //! Phases, in order: initial sync (item 3, memory item 6), write throughput (1), lookups (2),
-//! incremental membership change (4), forced full resync (5). Items 3–5 need the controller; an
+//! page-sized lists, bulk membership, incremental membership change (4), forced full resync (5). Items 3–5 need the controller; an
 //! operator build without it gets "not run" rows.
 //!
 //! It fails (exit 1) only on functional errors — a request that failed, RoleBindings that never
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use reqwest::{Method, StatusCode};
 use scim_operator::api::{GroupSpec, NameClaim, User};
 use scim_operator::envtest::{self, ControlPlane};
@@ -259,6 +259,7 @@ async fn bench(args: &Args) -> anyhow::Result<Report> {
     bench.throughput().await?;
     bench.lookups().await?;
     bench.pages().await?;
+    bench.bulk_membership().await?;
     bench.incremental().await?;
     bench.resync().await?;
     let Bench {
@@ -716,6 +717,70 @@ impl Bench {
             "< 100 ms",
             status(worst_health < Duration::from_millis(100)),
         );
+        Ok(())
+    }
+
+    /// Bulk membership: members added by 100-member `Add` PATCHes, one PATCH at a time as Entra
+    /// sends them, against the same User writes sent straight to the API server — a JSON patch
+    /// appending to each member's `spec.groups`, batches of 100, as many in flight as the
+    /// operator's fan-out per PATCH. Each side adds users of the main directory to a plain group of
+    /// its own (no workspace changes), in ABBA order.
+    async fn bulk_membership(&mut self) -> anyhow::Result<()> {
+        const PER_PATCH: usize = 100;
+        let quarter = (self.user_ids.len() / 4 / PER_PATCH * PER_PATCH).min(1000);
+        if quarter == 0 {
+            self.report
+                .row("1", "bulk membership: members added/s", "—", "", "", "", Status::NotRun);
+            return Ok(());
+        }
+        let group_ids = [
+            self.scim.create_group("bench-bulk-scim", "bench-bulk-scim").await?,
+            self.scim.create_group("bench-bulk-raw", "bench-bulk-raw").await?,
+        ];
+        let api: Api<User> = Api::namespaced(self.client.clone(), NAMESPACE);
+        let parallel = scim_operator::scim::write::MEMBERSHIP_PARALLELISM;
+        eprintln!("scim-bench: bulk membership, {} members per side…", 2 * quarter);
+        let (mut raw, mut via_scim) = (Duration::ZERO, Duration::ZERO);
+        let mut patch_latencies = Vec::new();
+        for (q, side) in ["raw", "scim", "scim", "raw"].into_iter().enumerate() {
+            let members = &self.user_ids[q * quarter..(q + 1) * quarter];
+            settle(&self.operator, Duration::from_secs(60)).await;
+            let started = Instant::now();
+            for batch in members.chunks(PER_PATCH) {
+                if side == "scim" {
+                    let t = Instant::now();
+                    self.scim.patch_members(&group_ids[0], "Add", batch).await?;
+                    patch_latencies.push(t.elapsed());
+                } else {
+                    let append = Patch::Json::<()>(serde_json::from_value(serde_json::json!([
+                        {"op": "add", "path": "/spec/groups/-", "value": group_ids[1]}
+                    ]))?);
+                    load::run(batch.len(), parallel, |i| {
+                        let (api, append, user) = (api.clone(), append.clone(), batch[i].clone());
+                        async move {
+                            api.patch(&user, &PatchParams::default(), &append).await?;
+                            Ok(())
+                        }
+                    })
+                    .await?;
+                }
+            }
+            *(if side == "raw" { &mut raw } else { &mut via_scim }) += started.elapsed();
+        }
+        let rate = |d: Duration| (2 * quarter) as f64 / d.as_secs_f64().max(1e-9);
+        patch_latencies.sort_unstable();
+        let p50 = patch_latencies[patch_latencies.len() / 2];
+        let x = rate(via_scim) / rate(raw);
+        self.report.row(
+            "1",
+            format!("bulk membership: members added/s by {PER_PATCH}-member PATCHes ({} each)", 2 * quarter),
+            format!("{:.0}/s (PATCH p50 {})", rate(via_scim), ms(p50)),
+            format!("{:.0}/s ({parallel} in flight)", rate(raw)),
+            ratio(x),
+            "≥ 0.80×",
+            status(x >= 0.8),
+        );
+        settle(&self.operator, Duration::from_secs(60)).await;
         Ok(())
     }
 
