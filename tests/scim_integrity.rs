@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use kube::Api;
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use reqwest::StatusCode;
 use scim_operator::api::{Group, NameClaim, User};
 use scim_operator::watch::Store;
@@ -417,4 +417,56 @@ async fn a_member_patch_racing_a_group_delete_leaves_no_membership() {
     assert_eq!(added.status, StatusCode::NOT_FOUND, "{:?}", added.body);
     let stored = stored_user(&client, &namespace, &member).await;
     assert!(!stored.spec.groups.contains(&gid), "{:?}", stored.spec.groups);
+}
+
+/// A membership removed through SCIM is removed even when `spec.groups` was edited by other hands
+/// (kubectl, GitOps) out of SCIM's order: access never outlives a removal.
+#[tokio::test]
+async fn a_member_removed_from_a_hand_edited_group_list_loses_the_membership() {
+    let (client, namespace, scim, _) = two_replicas("hand-edited").await;
+    let member = scim.create_user("edited@x.io").await;
+    let mut gids = Vec::new();
+    for name in ["ws-Edited-role-admin", "plain-edited-1", "plain-edited-2"] {
+        let g = scim.post("/Groups", &group(name, &[member.as_str()])).await;
+        assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.body);
+        gids.push(id_of(&g));
+    }
+    let stored = stored_user(&client, &namespace, &member).await.spec.groups;
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    // The others in order, the group to leave where a binary search cannot find it: first if it
+    // sorts last, else last.
+    let mut edited: Vec<String> = stored.iter().filter(|g| **g != gids[0]).cloned().collect();
+    if stored.last() == Some(&gids[0]) {
+        edited.insert(0, gids[0].clone());
+    } else {
+        edited.push(gids[0].clone());
+    }
+    let users = Api::<User>::namespaced(client.clone(), &namespace);
+    let patch = json!({"spec": {"groups": edited}});
+    let edited = users
+        .patch(&member, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("hand edit");
+    // The server's cache must hold the edit, or it would decide on the list SCIM wrote.
+    let version = scim_operator::scim::resource::etag(&edited);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while scim.get(&format!("/Users/{member}")).await.body["meta"]["version"] != version.as_str() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit never reached the server's cache"
+        );
+        tokio::task::yield_now().await;
+    }
+
+    // Entra's form (a value list) for one group, a value filter for another.
+    let by_value = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Remove", "path": "members", "value": [{"value": member}]}]});
+    let by_filter = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Remove", "path": format!("members[value eq \"{member}\"]")}]});
+    for (gid, remove) in [(&gids[0], by_value), (&gids[1], by_filter)] {
+        let removed = scim.patch(&format!("/Groups/{gid}"), &remove).await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT, "{:?}", removed.body);
+    }
+    let groups = stored_user(&client, &namespace, &member).await.spec.groups;
+    assert_eq!(groups, [gids[2].clone()], "memberships left behind");
 }

@@ -93,7 +93,9 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
     let with_members = needs_members(&request);
     let taken = state.store.read(&auth.namespace, |ns| {
         let indexed = |filter: &Filter| indexed_candidates(ns, filter);
-        request.take(ns.groups.values(), indexed, |group| (group.clone(), members_of(ns, group, with_members)))
+        request.take(ns.groups.values(), indexed, |group| {
+            (group.clone(), members_of(ns, group, with_members))
+        })
     });
     let base_url = auth.base_url.clone();
     let render =
@@ -525,7 +527,8 @@ async fn patch_members(
         member_delta(ops, |user| {
             ns.users
                 .get(user)
-                .is_some_and(|u| u.spec.groups.binary_search_by(|g| g.as_str().cmp(id)).is_ok())
+                // Not a binary search: a list edited by other hands may be out of order.
+                .is_some_and(|u| u.spec.groups.iter().any(|g| g == id))
         })
     });
     check_members_exist(state, &auth.namespace, &added.iter().cloned().collect()).await?;

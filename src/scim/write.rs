@@ -212,7 +212,11 @@ async fn set_one(w: Writer<'_>, namespace: &str, group: &str, user: &str, member
         let Some(current) = current.filter(|u| u.meta().deletion_timestamp.is_none()) else {
             return if member { Err(unknown_member(user)) } else { Ok(()) };
         };
+        // Sorted and unique as SCIM writes it; an edit by other hands (kubectl, GitOps) may have
+        // left it otherwise, and a search of an unsorted list could miss a membership to remove.
         let mut groups = current.spec.groups.clone();
+        groups.sort_unstable();
+        groups.dedup();
         match (groups.binary_search_by(|g| g.as_str().cmp(group)), member) {
             (Ok(_), true) | (Err(_), false) => return Ok(()),
             (Err(at), true) => groups.insert(at, group.to_string()),
