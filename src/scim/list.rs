@@ -279,7 +279,10 @@ impl ListRequest {
         match taken {
             Taken::Page(total, page) => Ok(self.respond_page(total, page.iter().map(render), rt)),
             Taken::Candidates(candidates) => {
-                off_the_workers(candidates.len(), move || self.respond(candidates.iter().map(render), rt)).await
+                off_the_workers(candidates.len(), move || {
+                    self.respond(candidates.iter().map(render), rt)
+                })
+                .await
             }
         }
     }

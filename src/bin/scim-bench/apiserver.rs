@@ -59,6 +59,47 @@ impl Counts {
     }
 }
 
+/// What kube-apiserver stores for one resource of a namespace: how many objects, and the mean
+/// size of one as JSON — the form in which custom resources are written to etcd, managedFields
+/// included — over a sample of up to 200.
+pub struct Stored {
+    pub resource: &'static str,
+    pub objects: u64,
+    pub mean_bytes: f64,
+}
+
+/// [`Stored`] for each of the operator's kinds in `namespace`.
+pub async fn stored(client: &kube::Client, namespace: &str) -> anyhow::Result<Vec<Stored>> {
+    let mut out = Vec::new();
+    for resource in ["users", "nameclaims", "groups", "rolebindings", "workspaces"] {
+        let path = format!("/apis/scim-operator.io/v1alpha1/namespaces/{namespace}/{resource}?limit=200");
+        let request = axum::http::Request::get(path).body(Vec::new())?;
+        let list: serde_json::Value = serde_json::from_str(&client.request_text(request).await?)?;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let bytes: usize = items.iter().map(|item| item.to_string().len()).sum();
+        let remaining = list["metadata"]["remainingItemCount"].as_u64().unwrap_or(0);
+        out.push(Stored {
+            resource,
+            objects: items.len() as u64 + remaining,
+            mean_bytes: bytes as f64 / items.len().max(1) as f64,
+        });
+    }
+    Ok(out)
+}
+
+/// The size of etcd's database file as kube-apiserver reports it (`apiserver_storage_size_bytes`:
+/// what etcd's quota counts, free pages and history not yet compacted included).
+pub async fn etcd_file_bytes(client: &kube::Client) -> anyhow::Result<u64> {
+    let request = axum::http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(request).await?;
+    let bytes = text
+        .lines()
+        .filter(|line| line.starts_with("apiserver_storage_size_bytes{"))
+        .filter_map(|line| line.rsplit_once(' ')?.1.trim().parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    Ok(bytes as u64)
+}
+
 /// Requests made between two scrapes.
 #[derive(Clone, Debug, Default)]
 pub struct Delta(BTreeMap<(String, String), u64>);
