@@ -80,8 +80,8 @@ struct Args {
     #[arg(long)]
     lookups: Option<usize>,
     /// How long RoleBindings may take to converge before the run fails: a guard against a
-    /// controller that never converges, with headroom over the ~15 min of full scale.
-    #[arg(long, default_value_t = 1500)]
+    /// controller that never converges, with headroom over the 15–25 min of full scale.
+    #[arg(long, default_value_t = 2400)]
     converge_timeout_secs: u64,
     /// The operator binary; default: `scim-operator` next to this binary.
     #[arg(long)]
