@@ -39,7 +39,9 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "==> installing cargo-fuzz" >&2
-  cargo install cargo-fuzz --locked
+  # In a target dir of its own: under hack/test.sh CARGO_TARGET_DIR is the crate's, and this
+  # install, running at nice 19, would hold that dir's lock while the image build waits on it.
+  env -u CARGO_TARGET_DIR cargo install cargo-fuzz --locked
 fi
 
 # The fuzz crate links the crate's protocol core alone (no default features); it, like the
