@@ -14,9 +14,7 @@ pub struct Counts(BTreeMap<(String, String), f64>);
 impl Counts {
     /// Scrapes the API server.
     pub async fn scrape(client: &kube::Client) -> anyhow::Result<Counts> {
-        let request = axum::http::Request::get("/metrics").body(Vec::new())?;
-        let text = client.request_text(request).await?;
-        Ok(Counts::parse(&text))
+        Ok(Counts::parse(&metrics(client).await?))
     }
 
     fn parse(text: &str) -> Counts {
@@ -90,14 +88,19 @@ pub async fn stored(client: &kube::Client, namespace: &str) -> anyhow::Result<Ve
 /// The size of etcd's database file as kube-apiserver reports it (`apiserver_storage_size_bytes`:
 /// what etcd's quota counts, free pages and history not yet compacted included).
 pub async fn etcd_file_bytes(client: &kube::Client) -> anyhow::Result<u64> {
-    let request = axum::http::Request::get("/metrics").body(Vec::new())?;
-    let text = client.request_text(request).await?;
-    let bytes = text
+    let bytes = metrics(client)
+        .await?
         .lines()
         .filter(|line| line.starts_with("apiserver_storage_size_bytes{"))
         .filter_map(|line| line.rsplit_once(' ')?.1.trim().parse::<f64>().ok())
         .fold(0.0, f64::max);
     Ok(bytes as u64)
+}
+
+/// kube-apiserver's `/metrics`, read with the admin client.
+async fn metrics(client: &kube::Client) -> anyhow::Result<String> {
+    let request = axum::http::Request::get("/metrics").body(Vec::new())?;
+    Ok(client.request_text(request).await?)
 }
 
 /// Requests made between two scrapes.

@@ -4,8 +4,8 @@
 //! run. See BENCHMARKS.md for the command, the results and what they mean.
 //!
 //! Phases, in order: initial sync (item 3, memory item 6), write throughput (1), lookups (2),
-//! page-sized lists, bulk membership, incremental membership change (4), forced full resync (5). Items 3–5 need the controller; an
-//! operator build without it gets "not run" rows.
+//! page-sized lists, bulk membership, incremental membership change (4), forced full resync (5).
+//! Items 3–5 need the controller; an operator build without it gets "not run" rows.
 //!
 //! It fails (exit 1) only on functional errors — a request that failed, RoleBindings that never
 //! converged — never on a missed performance target, so a small run can gate CI without flaking.
@@ -741,8 +741,8 @@ impl Bench {
 
     /// Bulk membership: members added by 100-member `Add` PATCHes, one PATCH at a time as Entra
     /// sends them, against the same User writes sent straight to the API server, batches of 100,
-    /// as many in flight as the operator's fan-out per PATCH. Each side adds users of the main directory to a plain group of
-    /// its own (no workspace changes), in ABBA order.
+    /// as many in flight as the operator's fan-out per PATCH. Each side adds users of the main
+    /// directory to a plain group of its own (no workspace changes), in ABBA order.
     async fn bulk_membership(&mut self) -> anyhow::Result<()> {
         const PER_PATCH: usize = 100;
         let quarter = (self.user_ids.len() / 4 / PER_PATCH * PER_PATCH).min(1000);
@@ -779,15 +779,14 @@ impl Bench {
             };
             settle(&self.operator, Duration::from_secs(60)).await;
             let started = Instant::now();
-            let mut batch_start = 0;
-            for batch in members.chunks(PER_PATCH) {
+            for (b, batch) in members.chunks(PER_PATCH).enumerate() {
                 if side == "scim" {
                     let t = Instant::now();
                     self.scim.patch_members(&group_ids[0], "Add", batch).await?;
                     patch_latencies.push(t.elapsed());
                 } else {
                     load::run(batch.len(), parallel, |i| {
-                        let (api, user, group) = (api.clone(), &current[batch_start + i], &group_ids[1]);
+                        let (api, user, group) = (api.clone(), &current[b * PER_PATCH + i], &group_ids[1]);
                         let mut groups = user.spec.groups.clone();
                         if let Err(at) = groups.binary_search(group) {
                             groups.insert(at, group.clone());
@@ -804,7 +803,6 @@ impl Bench {
                     })
                     .await?;
                 }
-                batch_start += batch.len();
             }
             *(if side == "raw" { &mut raw } else { &mut via_scim }) += started.elapsed();
         }
