@@ -12,7 +12,10 @@ use std::time::Duration;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use reqwest::StatusCode;
-use scim_operator::api::{Group, NameClaim, User};
+use scim_operator::api::{ClaimedKind, Group, NameClaim, NameClaimSpec, User, fold_user_name};
+use scim_operator::scim::claims::claim_name;
+use scim_operator::scim::resource::now;
+use scim_operator::scim::write::{USER_ID_PREFIX, new_id};
 use scim_operator::watch::Store;
 use serde_json::{Value, json};
 use support::scim::{Scim, ServerOptions, create_directory, spawn_server, spawn_server_on};
@@ -151,12 +154,14 @@ async fn a_recreated_group_gets_a_new_id_and_no_old_members() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // The deleted group's name claim is stale once the grace period has passed.
+    // The deleted group's name claim is stale once the grace period has passed; until then the
+    // name is not known to be taken, so the answer is "retry".
     let again = loop {
         let again = scim.post("/Groups", &group("ws-Recreate-role-admin", &[])).await;
-        if again.status != StatusCode::CONFLICT {
+        if again.status != StatusCode::SERVICE_UNAVAILABLE {
             break again;
         }
+        assert!(again.headers.contains_key("retry-after"), "{:?}", again.headers);
         assert!(tokio::time::Instant::now() < deadline, "the name never came back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -282,8 +287,13 @@ async fn a_name_is_never_lost() {
             assert_ne!(id_of(&again), id);
             break;
         }
-        // Until the deletion reaches this replica's cache, its fast check still sees the user.
-        assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+        // Until the deletion reaches this replica's cache, its fast check still sees the user
+        // (409); then the claim is left to its missing holder for the grace period (503).
+        assert!(
+            [StatusCode::CONFLICT, StatusCode::SERVICE_UNAVAILABLE].contains(&again.status),
+            "{:?}",
+            again.body
+        );
         assert!(
             tokio::time::Instant::now() < deadline,
             "the pruned name never came back"
@@ -299,6 +309,64 @@ async fn a_name_is_never_lost() {
         .await
         .expect("users");
     assert_eq!(claims.items.len(), users.items.len(), "one claim per user, none leaked");
+}
+
+/// A replica killed between claiming a userName and storing the User leaves a claim with no
+/// holder. A retry of that create is told to retry (503 with Retry-After), never 409 — after a
+/// 409 a client looks the name up and finds nothing — and once the grace period has passed it
+/// takes the claim over and stores the user once.
+#[tokio::test]
+async fn a_create_whose_replica_died_after_claiming_is_retried_not_refused() {
+    let client = support::client().await;
+    let namespace = support::fresh_namespace(&client, "ids-orphan").await;
+    let token = create_directory(&client, &namespace, "entra").await;
+    // Long enough that the first request surely falls within it (claims record whole seconds,
+    // and a busy test machine is slow), short enough to wait for.
+    let mut options = options();
+    options.config.claim_grace = Duration::from_secs(8);
+    let scim = Scim::connect(spawn_server(client.clone(), options).await, &namespace, "entra", &token).await;
+    let key = fold_user_name("Orphan@x.io");
+    let orphan = new_id(USER_ID_PREFIX);
+    let mut claim = NameClaim::new(
+        &claim_name(ClaimedKind::User, &key),
+        NameClaimSpec {
+            kind: ClaimedKind::User,
+            key,
+            holder: orphan.clone(),
+            since: now(),
+        },
+    );
+    claim.metadata.namespace = Some(namespace.clone());
+    let claims = Api::<NameClaim>::namespaced(client.clone(), &namespace);
+    claims
+        .create(&Default::default(), &claim)
+        .await
+        .expect("the dead replica's claim");
+
+    let first = scim.post("/Users", &user("orphan@x.io")).await;
+    assert_eq!(first.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", first.body);
+    assert!(first.headers.contains_key("retry-after"), "{:?}", first.headers);
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    let created = loop {
+        let again = scim.post("/Users", &user("orphan@x.io")).await;
+        if again.status != StatusCode::SERVICE_UNAVAILABLE {
+            break again;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the claim was never taken over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = id_of(&created);
+    assert_ne!(id, orphan);
+    let found = scim.filter("/Users", "userName eq \"orphan@x.io\"", "").await;
+    assert_eq!(found.body["Resources"][0]["id"], json!(id), "{:?}", found.body);
+    let users = Api::<User>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await
+        .expect("users");
+    assert_eq!(users.items.len(), 1, "stored once");
+    let held = claims.get(&claim.metadata.name.clone().unwrap()).await.expect("claim");
+    assert_eq!(held.spec.holder, id);
 }
 
 /// Issue 11.10: a user created on one replica and added to a group on another that has not seen

@@ -10,7 +10,8 @@
 //! stale claim is taken over by the next request for the key: at once when its holder is being
 //! deleted, and [`CLAIM_GRACE`] after it was taken when its holder is missing or has another key
 //! (a create or rename may still be in flight on another replica; replicas' clocks are assumed to
-//! agree within that). A create whose claim was taken over while it was in flight (a slow API
+//! agree within that). Until then a request for the key is answered 503 with `Retry-After`: 409
+//! only when the holder exists with the key, so a client that looks the key up after a 409 finds it. A create whose claim was taken over while it was in flight (a slow API
 //! server) checks after its write and steps back, so one object keeps the key.
 
 use std::time::Duration;
@@ -63,15 +64,15 @@ pub fn claim_name(kind: ClaimedKind, key: &str) -> String {
 }
 
 /// Claims `key` for the object `id` of kind `K`. `Ok(None)`: `id` holds the key now (also when it
-/// already did). `Ok(Some(holder))`: another object holds it, or a create or rename of another
-/// object is taking it.
+/// already did). `Ok(Some(holder))`: another object holds it, as the API server has it now. 503
+/// while a create or rename of another object may still be taking it.
 pub async fn acquire<K: Keyed>(
     client: &Client,
     namespace: &str,
     key: &str,
     id: &str,
     grace: Duration,
-) -> ScimResult<Option<String>> {
+) -> ScimResult<Option<K>> {
     let api = Api::<NameClaim>::namespaced(client.clone(), namespace);
     let name = claim_name(K::CLAIMED, key);
     for _ in 0..CLAIM_ATTEMPTS {
@@ -101,12 +102,16 @@ pub async fn acquire<K: Keyed>(
             tracing::error!(claim = %name, "two keys share one claim name");
             return Err(ScimError::internal());
         }
-        match holder_state::<K>(client, namespace, &current).await? {
-            HolderState::Holds => return Ok(Some(current.spec.holder)),
-            // Not (yet) holding it: perhaps a create or rename still in flight on another replica,
-            // so the claim is left to it for the grace period.
+        match settled_holder_state::<K>(client, namespace, &current, grace).await? {
+            HolderState::Holds(holder) => return Ok(Some(holder)),
+            // Not holding it after a create's usual time: a create or rename that failed midway
+            // (its replica crashed), or one still in flight on a slow API server. The claim is left
+            // to it for the grace period; the key is not known to be taken, so the answer is
+            // "retry" (503), not 409 — after a 409 a client looks the key up and finds nothing.
             HolderState::Missing | HolderState::HoldsOtherKey if within_grace(&current.spec.since, grace) => {
-                return Ok(Some(current.spec.holder));
+                return Err(ScimError::unavailable(
+                    "another request is taking this name, or failed while taking it; retry",
+                ));
             }
             HolderState::Missing | HolderState::HoldsOtherKey | HolderState::Deleting => {}
         }
@@ -167,9 +172,9 @@ pub async fn is_held_by<K: Keyed>(client: &Client, namespace: &str, key: &str, i
     Ok(claim.is_some_and(|c| c.spec.holder == id))
 }
 
-enum HolderState {
+enum HolderState<K> {
     /// The holder exists, is not being deleted, and has the claimed key.
-    Holds,
+    Holds(K),
     /// The holder exists with another key.
     HoldsOtherKey,
     /// The holder is being deleted.
@@ -178,13 +183,42 @@ enum HolderState {
     Missing,
 }
 
-async fn holder_state<K: Keyed>(client: &Client, namespace: &str, claim: &NameClaim) -> ScimResult<HolderState> {
+/// How long a claim's holder is given to appear with its key before the claim is judged: a
+/// create or rename in flight on another replica normally lands within milliseconds.
+const HOLDER_SETTLE: [Duration; 4] = [
+    Duration::from_millis(50),
+    Duration::from_millis(150),
+    Duration::from_millis(300),
+    Duration::from_millis(500),
+];
+
+/// [`holder_state`], read again after short pauses while the holder does not hold the key yet
+/// and the claim is within its grace period.
+async fn settled_holder_state<K: Keyed>(
+    client: &Client,
+    namespace: &str,
+    claim: &NameClaim,
+    grace: Duration,
+) -> ScimResult<HolderState<K>> {
+    let mut state = holder_state::<K>(client, namespace, claim).await?;
+    for pause in HOLDER_SETTLE {
+        let pending = matches!(state, HolderState::Missing | HolderState::HoldsOtherKey);
+        if !pending || !within_grace(&claim.spec.since, grace) {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        state = holder_state::<K>(client, namespace, claim).await?;
+    }
+    Ok(state)
+}
+
+async fn holder_state<K: Keyed>(client: &Client, namespace: &str, claim: &NameClaim) -> ScimResult<HolderState<K>> {
     let holder = Api::<K>::namespaced(client.clone(), namespace)
         .get_opt(&claim.spec.holder)
         .await?;
     Ok(match holder {
         Some(h) if h.meta().deletion_timestamp.is_some() => HolderState::Deleting,
-        Some(h) if h.unique_key() == claim.spec.key => HolderState::Holds,
+        Some(h) if h.unique_key() == claim.spec.key => HolderState::Holds(h),
         Some(_) => HolderState::HoldsOtherKey,
         None => HolderState::Missing,
     })

@@ -241,10 +241,8 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
             };
             match create_claimed(state.writer(), &auth.namespace, make).await? {
                 Created::New(group) => group,
-                Created::Taken(holder) => match find::<Group>(state.writer(), &auth.namespace, &holder).await {
-                    Ok(g) if is_pending(&g) && g.spec.display_name == display_name => g,
-                    _ => return Err(conflict(&display_name)),
-                },
+                Created::Taken(g) if is_pending(&g) && g.spec.display_name == display_name => g,
+                Created::Taken(_) => return Err(conflict(&display_name)),
             }
         }
     };

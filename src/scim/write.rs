@@ -121,8 +121,8 @@ pub fn stamp<K: Resource<DynamicType = ()>>(obj: &mut K, directory: &str) {
 pub enum Created<K> {
     /// Stored under a new id.
     New(K),
-    /// The key is held by the object with this id.
-    Taken(String),
+    /// The key is held by this object, as the API server has it now.
+    Taken(K),
 }
 
 /// Creates `make(id)` under a new id once the object's key is claimed for it. When the create is
@@ -140,7 +140,7 @@ where
     let object = make(id.clone());
     let key = object.unique_key();
     if let Some(holder) = claims::acquire::<K>(w.client, namespace, &key, &id, w.claim_grace).await? {
-        return Ok(Created::Taken(holder));
+        return Ok(taken(w, holder));
     }
     let api = Api::<K>::namespaced(w.client.clone(), namespace);
     match api.create(&PostParams::default(), &object).await {
@@ -155,7 +155,7 @@ where
                     Err(kube::Error::Api(s)) if s.is_not_found() => {}
                     Err(e) => return Err(e.into()),
                 }
-                return Ok(Created::Taken(holder));
+                return Ok(taken(w, holder));
             }
             record(w, &id, created.clone());
             Ok(Created::New(created))
@@ -166,6 +166,13 @@ where
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The answer for a key held by `holder`, which is recorded so that this replica's lookups find
+/// it at once (a client looks the key up after a 409).
+fn taken<K: Cached + Clone>(w: Writer<'_>, holder: K) -> Created<K> {
+    w.store.record(holder.clone());
+    Created::Taken(holder)
 }
 
 /// Records a written object in the cache, only when it is the object the request named: what a
@@ -289,10 +296,8 @@ pub(crate) async fn replace_edited<K: Keyed + Cached + serde::Serialize>(
                 if let Some(stale) = claimed.take() {
                     claims::release::<K>(w.client, namespace, &stale, id).await;
                 }
-                if claims::acquire::<K>(w.client, namespace, &new_key, id, w.claim_grace)
-                    .await?
-                    .is_some()
-                {
+                if let Some(holder) = claims::acquire::<K>(w.client, namespace, &new_key, id, w.claim_grace).await? {
+                    w.store.record(holder);
                     return Err(conflict(&next));
                 }
                 claimed = Some(new_key.clone());
