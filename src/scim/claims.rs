@@ -11,8 +11,10 @@
 //! deleted, and [`CLAIM_GRACE`] after it was taken when its holder is missing or has another key
 //! (a create or rename may still be in flight on another replica; replicas' clocks are assumed to
 //! agree within that). Until then a request for the key is answered 503 with `Retry-After`: 409
-//! only when the holder exists with the key, so a client that looks the key up after a 409 finds it. A create whose claim was taken over while it was in flight (a slow API
-//! server) checks after its write and steps back, so one object keeps the key.
+//! only when the holder exists with the key, so a client that looks the key up after a 409 finds
+//! it. A create that took so long that its claim may have been judged stale meanwhile (a slow API
+//! server) checks its claim after its write and steps back if it lost it, so one object keeps the
+//! key.
 
 use std::time::Duration;
 

@@ -139,15 +139,20 @@ where
     let id = new_id(id_prefix::<K>());
     let object = make(id.clone());
     let key = object.unique_key();
+    let started = tokio::time::Instant::now();
     if let Some(holder) = claims::acquire::<K>(w.client, namespace, &key, &id, w.claim_grace).await? {
         return Ok(taken(w, holder));
     }
     let api = Api::<K>::namespaced(w.client.clone(), namespace);
     match api.create(&PostParams::default(), &object).await {
         Ok(created) => {
-            // A request for the same key may have taken the claim while this create was in flight
-            // (it found no holder yet): then exactly one of the two objects must stay.
-            if !claims::is_held_by::<K>(w.client, namespace, &key, &id).await?
+            // Another request takes a claim over only once it is older than the grace period and
+            // its holder still missing. A create that took a fair part of that (a slow API server)
+            // may have lost its claim meanwhile: then exactly one of the two objects must stay.
+            // A quicker one cannot have, and is spared the read.
+            let may_have_lost = started.elapsed() >= w.claim_grace / 4;
+            if may_have_lost
+                && !claims::is_held_by::<K>(w.client, namespace, &key, &id).await?
                 && let Some(holder) = claims::acquire::<K>(w.client, namespace, &key, &id, w.claim_grace).await?
             {
                 match api.delete(&id, &DeleteParams::default()).await {
