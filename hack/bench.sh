@@ -19,7 +19,8 @@ if [[ $profile == release ]]; then
 else
   cargo build --locked --bin scim-operator --bin scim-bench
 fi
-target=${CARGO_TARGET_DIR:-target}/$([[ $profile == release ]] && echo release || echo debug)
+# Under CARGO_BUILD_TARGET (hack/test.sh builds for musl) cargo writes to a directory per target.
+target=${CARGO_TARGET_DIR:-target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}$([[ $profile == release ]] && echo release || echo debug)
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 cp "$target/scim-operator" "$target/scim-bench" "$bin/"

@@ -33,6 +33,10 @@ for target in "${TARGETS[@]}"; do
   fi
 done
 
+# cargo-fuzz builds for the host with its sanitizer; a target chosen for the crate (hack/test.sh
+# builds for musl) must not reach it, nor cargo-fuzz's own install.
+unset CARGO_BUILD_TARGET
+
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "fuzz: the nightly toolchain is missing (rustup toolchain install nightly)" >&2
   exit 1

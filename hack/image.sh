@@ -28,27 +28,13 @@ case $(uname -m) in
   aarch64 | arm64) arch=arm64 ;;
   *) echo "image: unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
-target="$(uname -m | sed 's/arm64/aarch64/')-unknown-linux-musl"
 
-# --- toolchain: the musl target, and musl-gcc for ring's C parts ------------------------------
-if ! rustup target list --installed | grep -qx "$target"; then
-  log "rustup target add $target"
-  rustup target add "$target" >&2
-fi
-if ! command -v musl-gcc >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    log "installing musl-tools"
-    apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq musl-tools >&2
-  else
-    echo "image: musl-gcc missing: install musl-tools (Debian: apt-get install musl-tools)" >&2
-    exit 1
-  fi
-fi
-
-# --- the static binary (cargo's own cache makes a rebuild incremental) ------------------------
+# --- the static binary: the musl target (cargo's own cache makes a rebuild incremental) -------
+# shellcheck source=hack/lib/musl.sh
+source hack/lib/musl.sh
+target=$MUSL_TARGET
 log "cargo build --profile $profile --target $target"
-env "CC_${target//-/_}=musl-gcc" CARGO_PROFILE_RELEASE_STRIP=symbols \
+CARGO_PROFILE_RELEASE_STRIP=symbols \
   cargo build --locked --profile "$profile" --target "$target" --bin scim-operator >&2
 dir=$profile; [[ $profile == dev ]] && dir=debug
 binary="${CARGO_TARGET_DIR:-target}/$target/$dir/scim-operator"
@@ -68,7 +54,14 @@ created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 source_url=${IMAGE_SOURCE:-https://github.com/scim-operator/scim-operator}
 
 mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/tmp" "$out"
-install -m 0755 "$binary" "$work/rootfs/usr/local/bin/scim-operator"
+# The release profile strips the binary as it links (above); other profiles' binaries keep their
+# line tables in the cache for the tests' backtraces and are stripped as they are copied here.
+if [[ $profile == release ]]; then
+  install -m 0755 "$binary" "$work/rootfs/usr/local/bin/scim-operator"
+else
+  strip --strip-all -o "$work/rootfs/usr/local/bin/scim-operator" "$binary"
+  chmod 0755 "$work/rootfs/usr/local/bin/scim-operator"
+fi
 chmod 1777 "$work/rootfs/tmp"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=posix \
   --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
@@ -87,7 +80,7 @@ cat > "$work/config.json" <<JSON
 "org.opencontainers.image.version":"$version",
 "org.opencontainers.image.revision":"$revision"}},
 "rootfs":{"type":"layers","diff_ids":["sha256:$layer_sha"]},
-"history":[{"created":"$created","created_by":"hack/image.sh: static $target binary"}]}
+"history":[{"created":"$created","created_by":"hack/image.sh: static $target binary, $profile profile"}]}
 JSON
 config_sha=$(sha256sum "$work/config.json" | cut -d' ' -f1)
 mkdir -p "$work/image/$layer_sha"
