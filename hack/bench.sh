@@ -19,8 +19,9 @@ if [[ $profile == release ]]; then
 else
   cargo build --locked --bin scim-operator --bin scim-bench
 fi
-# Under CARGO_BUILD_TARGET (hack/test.sh builds for musl) cargo writes to a directory per target.
-target=${CARGO_TARGET_DIR:-target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}$([[ $profile == release ]] && echo release || echo debug)
+# shellcheck source=hack/lib/cargo-out.sh
+source hack/lib/cargo-out.sh
+target=$(cargo_out "$profile")
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 cp "$target/scim-operator" "$target/scim-bench" "$bin/"

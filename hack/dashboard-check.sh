@@ -23,7 +23,9 @@ SCIM_OPERATOR_CONTROLPLANE=${SCIM_OPERATOR_CONTROLPLANE:-$(hack/controlplane.sh)
 export SCIM_OPERATOR_CONTROLPLANE
 hack/prometheus.sh --version >/dev/null   # build it first, if need be
 cargo build --locked --bin scim-operator
-target=${CARGO_TARGET_DIR:-target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}debug
+# shellcheck source=hack/lib/cargo-out.sh
+source hack/lib/cargo-out.sh
+target=$(cargo_out dev)
 
 work=$(mktemp -d)
 pids=()

@@ -36,8 +36,9 @@ target=$MUSL_TARGET
 log "cargo build --profile $profile --target $target"
 CARGO_PROFILE_RELEASE_STRIP=symbols \
   cargo build --locked --profile "$profile" --target "$target" --bin scim-operator >&2
-dir=$profile; [[ $profile == dev ]] && dir=debug
-binary="${CARGO_TARGET_DIR:-target}/$target/$dir/scim-operator"
+# shellcheck source=hack/lib/cargo-out.sh
+source hack/lib/cargo-out.sh
+binary="$(cargo_out "$profile" "$target")/scim-operator"
 # A scratch image has no loader: the binary must have no ELF interpreter.
 if command -v readelf >/dev/null && readelf -l "$binary" | grep -q INTERP; then
   echo "image: $binary is dynamically linked" >&2

@@ -50,7 +50,9 @@ state=$(mktemp -d)
 port=$(free_port)
 probe_port=$(free_port)
 cargo build --locked --quiet
-bin=${CARGO_TARGET_DIR:-target}/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}debug/scim-operator
+# shellcheck source=hack/lib/cargo-out.sh
+source hack/lib/cargo-out.sh
+bin=$(cargo_out dev)/scim-operator
 "$bin" dev --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe_port" \
   --state-dir "$state" >"$state/dev.log" 2>&1 &
 dev_pid=$!
