@@ -69,6 +69,25 @@ fn id_of(reply: &support::scim::Reply) -> String {
     reply.body["id"].as_str().expect("id").to_string()
 }
 
+/// POSTs `body` until the answer is not 503 (each 503 with `Retry-After`), as a client retries
+/// while a name's claim is left to a holder that may still appear; fails after `support::WAIT`.
+async fn post_past_retries(scim: &Scim, path: &str, body: &Value) -> support::scim::Reply {
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let reply = scim.post(path, body).await;
+        if reply.status != StatusCode::SERVICE_UNAVAILABLE {
+            return reply;
+        }
+        assert!(reply.headers.contains_key("retry-after"), "{:?}", reply.headers);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still 503 after {:?}: {path}",
+            support::WAIT
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn stored_user(client: &kube::Client, namespace: &str, id: &str) -> User {
     Api::<User>::namespaced(client.clone(), namespace)
         .get(id)
@@ -156,15 +175,7 @@ async fn a_recreated_group_gets_a_new_id_and_no_old_members() {
 
     // The deleted group's name claim is stale once the grace period has passed; until then the
     // name is not known to be taken, so the answer is "retry".
-    let again = loop {
-        let again = scim.post("/Groups", &group("ws-Recreate-role-admin", &[])).await;
-        if again.status != StatusCode::SERVICE_UNAVAILABLE {
-            break again;
-        }
-        assert!(again.headers.contains_key("retry-after"), "{:?}", again.headers);
-        assert!(tokio::time::Instant::now() < deadline, "the name never came back");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let again = post_past_retries(&scim, "/Groups", &group("ws-Recreate-role-admin", &[])).await;
     assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
     let new_id = id_of(&again);
     assert_ne!(new_id, old_id, "a deleted group's id is never handed to the next one");
@@ -346,15 +357,7 @@ async fn a_create_whose_replica_died_after_claiming_is_retried_not_refused() {
     let first = scim.post("/Users", &user("orphan@x.io")).await;
     assert_eq!(first.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", first.body);
     assert!(first.headers.contains_key("retry-after"), "{:?}", first.headers);
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    let created = loop {
-        let again = scim.post("/Users", &user("orphan@x.io")).await;
-        if again.status != StatusCode::SERVICE_UNAVAILABLE {
-            break again;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the claim was never taken over");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let created = post_past_retries(&scim, "/Users", &user("orphan@x.io")).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = id_of(&created);
     assert_ne!(id, orphan);
