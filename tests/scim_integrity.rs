@@ -372,6 +372,24 @@ async fn a_create_whose_replica_died_after_claiming_is_retried_not_refused() {
     assert_eq!(held.spec.holder, id);
 }
 
+/// A 409 names a user that the same replica then finds: a replica whose cache has not seen a
+/// user created on another one learns of it from the claim it lost, so the lookup a client makes
+/// after a 409 (as Entra matches) does not come back empty.
+#[tokio::test]
+async fn a_409_from_a_lagging_replica_is_followed_by_a_lookup_that_finds_the_user() {
+    let (client, namespace, a, _) = two_replicas("ids-409").await;
+    let lagging = lagging_replica(&client, &namespace, &a).await;
+    let id = a.create_user("seen-elsewhere@x.io").await;
+
+    let again = lagging.post("/Users", &user("Seen-Elsewhere@x.io")).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+    assert_eq!(again.scim_type(), "uniqueness");
+    let found = lagging
+        .filter("/Users", "userName eq \"seen-elsewhere@x.io\"", "")
+        .await;
+    assert_eq!(found.body["Resources"][0]["id"], json!(id), "{:?}", found.body);
+}
+
 /// Issue 11.10: a user created on one replica and added to a group on another that has not seen
 /// it yet is added (the API server is asked before a 400, which Entra treats as permanent).
 #[tokio::test]
