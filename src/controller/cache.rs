@@ -6,9 +6,10 @@
 //! would double the memory. For the same reason the process's [`watch::Store`] (what the SCIM
 //! endpoint serves, and where memberships and the active Directory are read) is fed from here
 //! with the very `Arc`s cached here. The caches keep running while this process is not the
-//! leader, so a new leader starts warm; triggers are only queued while leading.
+//! leader, so a new leader starts warm; triggered users are queued while leading and recorded
+//! always, so a term this process wins back resumes where the last one stopped.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,22 +68,100 @@ struct Writers {
 /// Where cache events send work.
 #[derive(Default)]
 pub(crate) struct Triggers {
-    /// Users to reconcile; `None` while not leading (the new leader's full pass covers them).
-    users: Mutex<Option<UnboundedSender<ObjectRef<User>>>>,
+    users: Mutex<UserTriggers>,
     /// Namespaces whose workspaces, group and directory statuses need a pass.
     dirty: Mutex<BTreeSet<String>>,
     notify: Notify,
 }
 
+/// Users to reconcile. They are recorded while not leading too: a process that loses its term
+/// (a Lease renewal late under load) and wins it back resumes with what changed meanwhile,
+/// instead of starting over with a full pass over every user.
+#[derive(Default)]
+struct UserTriggers {
+    /// Where triggered users go while leading; `None` otherwise.
+    queue: Option<UnboundedSender<ObjectRef<User>>>,
+    /// Users triggered and not reconciled since, each with the number of its latest trigger, so
+    /// that a reconcile clears only the triggers it has seen.
+    outstanding: HashMap<ObjectRef<User>, u64>,
+    triggered: u64,
+    /// Whether a full pass has completed in this process; until then each term starts with one.
+    passed: bool,
+}
+
+/// How a leadership term starts.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Term {
+    /// With a full pass: none has completed in this process yet, so what it recorded before is
+    /// not known to be all that changed.
+    Full,
+    /// With the users triggered and not reconciled since this process last led, already queued.
+    Resumed,
+}
+
 impl Triggers {
-    pub fn set_user_queue(&self, queue: Option<UnboundedSender<ObjectRef<User>>>) {
-        *self.users.lock().expect("trigger lock") = queue;
+    /// Starts a term that queues triggered users on `queue`.
+    pub fn begin_term(&self, queue: UnboundedSender<ObjectRef<User>>) -> Term {
+        let mut users = self.users.lock().expect("trigger lock");
+        let term = if users.passed {
+            for user in users.outstanding.keys() {
+                let _ = queue.unbounded_send(user.clone());
+            }
+            Term::Resumed
+        } else {
+            // The full pass covers everything triggered before it; what is triggered from here
+            // on is queued.
+            users.outstanding.clear();
+            Term::Full
+        };
+        users.queue = Some(queue);
+        term
+    }
+
+    /// A full pass has completed: later terms resume from the recorded users.
+    pub fn full_pass_done(&self) {
+        self.users.lock().expect("trigger lock").passed = true;
+    }
+
+    /// Ends the term: users are recorded, not queued.
+    pub fn end_term(&self) {
+        self.users.lock().expect("trigger lock").queue = None;
     }
 
     pub fn user(&self, namespace: &str, name: &str) {
-        if let Some(queue) = self.users.lock().expect("trigger lock").as_ref() {
-            let _ = queue.unbounded_send(ObjectRef::new(name).within(namespace));
+        let user = ObjectRef::new(name).within(namespace);
+        let mut users = self.users.lock().expect("trigger lock");
+        users.triggered += 1;
+        let number = users.triggered;
+        if let Some(queue) = &users.queue {
+            let _ = queue.unbounded_send(user.clone());
         }
+        users.outstanding.insert(user, number);
+    }
+
+    /// The latest trigger of `user` not yet reconciled; read before reconciling it.
+    pub fn ticket(&self, user: &ObjectRef<User>) -> Option<u64> {
+        self.users.lock().expect("trigger lock").outstanding.get(user).copied()
+    }
+
+    /// `user` was reconciled from a cache read after trigger `ticket`: that trigger and the
+    /// ones before it are settled, later ones are not.
+    pub fn reconciled(&self, user: &ObjectRef<User>, ticket: Option<u64>) {
+        let mut users = self.users.lock().expect("trigger lock");
+        if ticket.is_some() && users.outstanding.get(user).copied() == ticket {
+            users.outstanding.remove(user);
+        }
+    }
+
+    /// `user` is gone: nothing is left to reconcile for it.
+    pub fn forget(&self, user: &ObjectRef<User>) {
+        self.users.lock().expect("trigger lock").outstanding.remove(user);
+    }
+
+    /// Users triggered and not reconciled since.
+    #[cfg(test)]
+    fn outstanding(&self) -> usize {
+        self.users.lock().expect("trigger lock").outstanding.len()
     }
 
     pub fn namespace(&self, namespace: &str) {
@@ -258,8 +337,8 @@ fn spawn<K: Watched>(api: Api<K>, config: &watcher::Config, writer: reflector::s
                     continue;
                 }
             };
-            caches.metrics.watch_event(&K::group(&()), &K::kind(&()));
             relay.event(&caches, &event, spec_changed.load(Ordering::Relaxed));
+            caches.metrics.watch_event(&K::group(&()), &K::kind(&()));
         }
     });
 }
@@ -464,6 +543,7 @@ fn on_user(caches: &Caches, change: Change<'_, User>) {
         }
         Change::Other => {}
         Change::Deleted(user) => {
+            caches.triggers.forget(&ObjectRef::from_obj(user));
             // The namespace pass deletes the bindings of users that are gone.
             caches.triggers.namespace(&user.namespace().unwrap_or_default());
         }

@@ -369,6 +369,15 @@ impl Metrics {
         self.relists.get(&labels).map_or(0, |c| c.get())
     }
 
+    /// How many events the watch of `group`/`kind` has passed on (counted once handled).
+    pub fn watch_events_of(&self, group: &str, kind: &str) -> u64 {
+        let labels = WatchLabels {
+            group: group.into(),
+            kind: kind.into(),
+        };
+        self.watch_events.get(&labels).map_or(0, |c| c.get())
+    }
+
     pub(crate) fn full_pass_done(&self) {
         self.full_passes.inc();
     }

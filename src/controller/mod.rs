@@ -21,8 +21,10 @@
 //! With a Directory's `nativeRbac`, [`native`] also gives each workspace a namespace and each
 //! workspace binding an `rbac.authorization.k8s.io` RoleBinding to a ClusterRole.
 //!
-//! Only the holder of the leader Lease ([`lease`]) reconciles. Each leadership term starts with
-//! a full pass (every namespace, then every user), then follows the triggers.
+//! Only the holder of the leader Lease ([`lease`]) reconciles. Its first term starts with a full
+//! pass (every namespace, then every user), then follows the triggers; once a full pass has
+//! completed, a term it wins back starts with the users triggered and not reconciled since
+//! (recorded while not leading) and a pass per namespace.
 //!
 //! Decisions:
 //! - Users are reconciled by kube-runtime's `applier` (dedup, per-object exclusion, debounce,
@@ -67,7 +69,7 @@ pub use metrics::Metrics;
 
 use crate::api::User;
 use crate::watch;
-use cache::Caches;
+use cache::{Caches, Term};
 use lease::LeaderElector;
 
 /// Controller settings; [`Config::new`] gives the defaults.
@@ -202,7 +204,7 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
             result = lead(ctx.clone(), &config) => Some(result),
             _ = elector.hold(config.renew_interval, acquired) => None,
             _ = &mut shutdown => {
-                ctx.caches.triggers.set_user_queue(None);
+                ctx.caches.triggers.end_term();
                 config.metrics.set_leader(&config.identity, false);
                 match elector.release().await {
                     Ok(()) => {}
@@ -215,7 +217,7 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
                 return Ok(());
             }
         };
-        ctx.caches.triggers.set_user_queue(None);
+        ctx.caches.triggers.end_term();
         config.metrics.set_leader(&config.identity, false);
         match outcome {
             Some(result) => return result,
@@ -224,13 +226,22 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
     }
 }
 
-/// Everything the leader runs: a full pass, then the user reconciler, the namespace worker and
-/// the periodic resync. Returns only if the caches die.
+/// Everything the leader runs: a full pass (or, in a term won back, what changed since the
+/// last), then the user reconciler, the namespace worker and the periodic resync. Returns only
+/// if the caches die.
 async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
     ctx.caches.ready().await?;
     let (queue, requests) = futures::channel::mpsc::unbounded::<ObjectRef<User>>();
-    ctx.caches.triggers.set_user_queue(Some(queue));
-    full_pass(&ctx, config.concurrency).await;
+    match ctx.caches.triggers.begin_term(queue) {
+        Term::Full => full_pass(&ctx, config.concurrency).await,
+        // The users are queued; a namespace pass cut short by the lost term is redone, and one
+        // that changes nothing writes nothing.
+        Term::Resumed => {
+            for ns in ctx.caches.namespaces() {
+                ctx.caches.triggers.namespace(&ns);
+            }
+        }
+    }
 
     let requests = requests.map(|r| Ok::<_, Infallible>(ReconcileRequest::from(r)));
     let users = applier(
@@ -243,10 +254,19 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
             .concurrency(config.concurrency)
             .debounce(config.debounce),
     )
-    .for_each(|result| async move {
-        if let Err(controller::Error::ReconcilerFailed(error, obj)) = result {
-            tracing::warn!(%error, user = %obj, "user reconcile failed; will retry");
+    .for_each(|result| {
+        match result {
+            Err(controller::Error::ReconcilerFailed(error, obj)) => {
+                tracing::warn!(%error, user = %obj, "user reconcile failed; will retry");
+            }
+            // Queued, then deleted before its turn (or while another replica led).
+            Err(controller::Error::ObjectNotFound(obj)) => {
+                let user = ObjectRef::new(&obj.name).within(obj.namespace.as_deref().unwrap_or_default());
+                ctx.caches.triggers.forget(&user);
+            }
+            _ => {}
         }
+        std::future::ready(())
     });
     let resync = async {
         let mut tick = tokio::time::interval(config.resync_interval);
@@ -260,11 +280,18 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
     Err(Error::CachesGone)
 }
 
+/// Reconciles a user and, if that succeeds, settles the triggers it has seen.
 async fn reconcile_user(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
     let key = ObjectRef::from_obj(user.as_ref());
+    let ticket = ctx.caches.triggers.ticket(&key);
+    // The user as cached now, at or after that trigger: the one handed over may predate it.
+    let Some(user) = ctx.caches.users.get(&key) else {
+        return Ok(Action::await_change());
+    };
     let result = user::reconcile(user, ctx.clone()).await;
     if result.is_ok() {
         ctx.failures.lock().expect("failures lock").remove(&key);
+        ctx.caches.triggers.reconciled(&key, ticket);
     }
     result
 }
@@ -294,7 +321,7 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
     futures::stream::iter(ctx.caches.users.state())
         .for_each_concurrent(usize::from(concurrency.max(1)), |user| async move {
             let key = ObjectRef::from_obj(user.as_ref());
-            if let Err(error) = user::reconcile(user, ctx.clone()).await {
+            if let Err(error) = reconcile_user(user, ctx.clone()).await {
                 ctx.metrics.failed("User", &error);
                 tracing::warn!(%error, user = %key, "user reconcile failed; will retry");
                 ctx.caches
@@ -303,6 +330,7 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
             }
         })
         .await;
+    ctx.caches.triggers.full_pass_done();
     ctx.metrics.full_pass_done();
 }
 
@@ -349,10 +377,12 @@ async fn namespace_worker(ctx: &Arc<Context>, debounce: Duration) {
     }
 }
 
-/// Hands the memory freed since the last pass back to the OS: glibc's malloc keeps freed chunks
-/// in its heaps, and every watch event replaces a cached object, so a process that provisioned a
-/// large directory would otherwise keep the garbage of every replaced copy. One trim per pass is
-/// cheap next to the pass.
+/// Hands the memory freed since the last pass back to the OS in glibc builds (`cargo install`,
+/// the tests): glibc's malloc keeps freed chunks in its heaps, and every watch event replaces a
+/// cached object, so a process that provisioned a large directory would otherwise keep the
+/// garbage of every replaced copy. One trim per pass is cheap next to the pass. The image's
+/// static musl build needs none: musl's malloc returns freed memory by itself (BENCHMARKS.md,
+/// "Memory").
 #[allow(unsafe_code)]
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

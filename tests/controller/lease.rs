@@ -11,7 +11,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::env::{Controller, poll};
+use scim_operator::api::{DirectorySpec, GROUP, Role};
+use serde_json::json;
+
+use super::env::{Controller, Env, poll, sales_groups};
 use super::support;
 
 const LEASE: &str = "scim-operator-leader";
@@ -115,6 +118,61 @@ async fn a_leader_whose_renewal_hangs_stops_before_its_lease_expires() {
     proxy.thaw();
     standby.stop().await;
     leader.stop().await;
+}
+
+/// Issue 14: a leader that loses its Lease (a renewal late under load) and wins it back resumes
+/// with what changed meanwhile, instead of a second full pass over every user; a change made
+/// while another replica held the Lease is still applied.
+#[tokio::test]
+async fn a_term_won_back_resumes_without_a_full_pass() {
+    let env = Env::start("resume", Some(DirectorySpec::default())).await;
+    sales_groups(&env).await;
+    env.user("heidi", &["g-manager"], &[]).await;
+    env.expect_bindings("heidi", &[("org", Role::Member), ("sales", Role::Manager)])
+        .await;
+    assert_eq!(env.metrics.resyncs(), 1, "the first term's full pass");
+
+    // Another replica takes the Lease and renews it.
+    let leases = env.api::<Lease>();
+    let take = move |holder: &'static str| {
+        let leases = leases.clone();
+        async move {
+            let mut lease = leases.get(LEASE).await.expect("get the Lease");
+            let spec = lease.spec.get_or_insert_default();
+            spec.holder_identity = Some(holder.into());
+            spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
+            leases.replace(LEASE, &PostParams::default(), &lease).await.is_ok()
+        }
+    };
+    let (stop_renewing, mut stopped) = watch::channel(false);
+    let thief = tokio::spawn(async move {
+        while !*stopped.borrow() {
+            // A write racing the leader's renewal conflicts; retry at once.
+            for _ in 0..10 {
+                if take("thief").await {
+                    break;
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(500), stopped.changed()).await;
+        }
+    });
+    let lost = poll(|| async { env.metrics.leader.get() }, |l| *l == 0).await;
+    assert!(lost.is_ok(), "the leader kept leading a Lease held by another");
+
+    // heidi is suspended while the controller follows; it sees the change without acting on it.
+    let seen = env.metrics.watch_events_of(GROUP, "User");
+    env.patch_user("heidi", json!({ "active": false })).await;
+    let observed = poll(|| async { env.metrics.watch_events_of(GROUP, "User") }, |n| *n > seen).await;
+    assert!(observed.is_ok(), "the follower's cache never saw the change");
+    assert_eq!(env.bindings("heidi").await.len(), 2, "a follower reconciled");
+
+    // The other replica stops renewing; the controller wins the Lease back and applies the change.
+    stop_renewing.send_replace(true);
+    thief.await.expect("thief");
+    let regained = poll(|| async { env.metrics.leader.get() }, |l| *l == 1).await;
+    assert!(regained.is_ok(), "the controller never won the Lease back");
+    env.expect_bindings("heidi", &[]).await;
+    assert_eq!(env.metrics.resyncs(), 1, "the term won back began with a full pass");
 }
 
 /// A loopback TCP proxy to the API server that can freeze: then it forwards nothing on any

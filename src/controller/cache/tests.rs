@@ -77,7 +77,7 @@ fn native_binding(user: &str) -> RbacBinding {
 fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<User>>) {
     let (caches, writers) = Caches::new(Default::default());
     let (tx, rx) = futures::channel::mpsc::unbounded();
-    caches.triggers.set_user_queue(Some(tx));
+    assert_eq!(caches.triggers.begin_term(tx), Term::Full);
     (caches, writers, rx)
 }
 
@@ -119,7 +119,7 @@ fn a_membership_change_re_plans_that_user_and_marks_the_namespace() {
 }
 
 #[test]
-fn no_user_is_queued_while_not_leading() {
+fn terms_start_with_a_full_pass_until_one_completes() {
     let (caches, mut w) = Caches::new(Default::default());
     list(
         &caches,
@@ -128,10 +128,50 @@ fn no_user_is_queued_while_not_leading() {
         vec![user("alice", &["sales"])],
     );
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
-    caches.triggers.set_user_queue(Some(tx));
+    // Its full pass covers alice: she is not queued as well.
+    assert_eq!(caches.triggers.begin_term(tx), Term::Full);
     assert!(drain(&mut rx).is_empty());
+    assert_eq!(caches.triggers.outstanding(), 0);
     // The index is kept up to date regardless, for the new leader.
     assert_eq!(members(&caches, "sales").len(), 1);
+
+    // A term lost before its full pass completed leaves users it never reached: the next term
+    // passes over every user again.
+    caches.triggers.end_term();
+    let (tx, _rx) = futures::channel::mpsc::unbounded();
+    assert_eq!(caches.triggers.begin_term(tx), Term::Full);
+    caches.triggers.full_pass_done();
+    caches.triggers.end_term();
+    let (tx, _rx) = futures::channel::mpsc::unbounded();
+    assert_eq!(caches.triggers.begin_term(tx), Term::Resumed);
+}
+
+#[test]
+fn a_term_won_back_resumes_with_the_users_not_reconciled_since() {
+    let (caches, _w, mut queue) = leading();
+    let triggers = &caches.triggers;
+    triggers.full_pass_done();
+    let key = |name: &str| ObjectRef::<User>::new(name).within("ns");
+    for name in ["alice", "bob", "carol"] {
+        triggers.user("ns", name);
+    }
+    assert_eq!(drain(&mut queue), ["alice", "bob", "carol"]);
+    // alice is reconciled; bob's reconcile read the cache before his second trigger.
+    triggers.reconciled(&key("alice"), triggers.ticket(&key("alice")));
+    let bob_read = triggers.ticket(&key("bob"));
+    triggers.user("ns", "bob");
+    triggers.reconciled(&key("bob"), bob_read);
+    assert_eq!(drain(&mut queue), ["bob"]);
+    // The term ends with carol and bob outstanding; dave changes and erin is deleted meanwhile.
+    triggers.end_term();
+    triggers.user("ns", "dave");
+    triggers.user("ns", "erin");
+    triggers.forget(&key("erin"));
+    assert!(drain(&mut queue).is_empty(), "queued while not leading");
+
+    let (tx, mut resumed) = futures::channel::mpsc::unbounded();
+    assert_eq!(triggers.begin_term(tx), Term::Resumed);
+    assert_eq!(drain(&mut resumed), ["bob", "carol", "dave"]);
 }
 
 #[test]
