@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The SPEC §7 benchmark in one command: builds scim-operator and scim-bench (release unless
-# BENCH_PROFILE=dev), copies both to a private directory (a shared CARGO_TARGET_DIR may be
-# rebuilt by someone else mid-run), and runs scim-bench with the given arguments.
+# BENCH_PROFILE=dev) for the static musl target the image ships (unless CARGO_BUILD_TARGET says
+# otherwise: the allocator is libc's, and musl's and glibc's differ in memory and speed), copies
+# both to a private directory (a shared CARGO_TARGET_DIR may be rebuilt by someone else mid-run),
+# and runs scim-bench with the given arguments.
 #
 #   hack/bench.sh                                   # full scale: 50,000 users, 500 groups
 #   hack/bench.sh --users 2000 --groups 20 --workspaces 5 --members-per-group 20
@@ -14,6 +16,11 @@ profile=${BENCH_PROFILE:-release}
 SCIM_OPERATOR_CONTROLPLANE=${SCIM_OPERATOR_CONTROLPLANE:-$(hack/controlplane.sh)}
 export SCIM_OPERATOR_CONTROLPLANE
 
+if [[ -z ${CARGO_BUILD_TARGET:-} ]]; then
+  # shellcheck source=hack/lib/musl.sh
+  source hack/lib/musl.sh
+  export CARGO_BUILD_TARGET=$MUSL_TARGET
+fi
 if [[ $profile == release ]]; then
   cargo build --release --locked --bin scim-operator --bin scim-bench
 else

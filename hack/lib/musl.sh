@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by hack/image.sh and hack/test.sh: the static musl target of this machine and
-# musl-gcc (for ring's C parts), installed on first use. Sets MUSL_TARGET and exports
+# Sourced by hack/image.sh, hack/test.sh and hack/bench.sh: the static musl target of this
+# machine and musl-gcc (for ring's C parts), installed on first use. Sets MUSL_TARGET and exports
 # CC_<target>=musl-gcc, so every cargo command of a run compiles ring the same way and shares
 # one build (hack/test.sh builds the tests and the image's binary for this target).
 
