@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The SPEC §7 benchmark in one command: builds scim-operator and scim-bench (release unless
 # BENCH_PROFILE=dev) for the static musl target the image ships (unless CARGO_BUILD_TARGET says
-# otherwise: the allocator is libc's, and musl's and glibc's differ in memory and speed), copies
-# both to a private directory (a shared CARGO_TARGET_DIR may be rebuilt by someone else mid-run),
-# and runs scim-bench with the given arguments.
+# otherwise), copies both to a private directory (a shared CARGO_TARGET_DIR may be rebuilt by
+# someone else mid-run), and runs scim-bench with the given arguments.
 #
 #   hack/bench.sh                                   # full scale: 50,000 users, 500 groups
 #   hack/bench.sh --users 2000 --groups 20 --workspaces 5 --members-per-group 20

@@ -372,23 +372,7 @@ async fn namespace_worker(ctx: &Arc<Context>, debounce: Duration) {
             }
         }
         let spent = started.elapsed();
-        release_freed_memory();
         tokio::time::sleep(pass_pause(debounce, spent)).await;
-    }
-}
-
-/// Hands the memory freed since the last pass back to the OS in glibc builds (`cargo install`,
-/// the tests): glibc's malloc keeps freed chunks in its heaps, and every watch event replaces a
-/// cached object, so a process that provisioned a large directory would otherwise keep the
-/// garbage of every replaced copy. One trim per pass is cheap next to the pass. The image's
-/// static musl build needs none: musl's malloc returns freed memory by itself (BENCHMARKS.md,
-/// "Memory").
-#[allow(unsafe_code)]
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own heaps under their locks; no pointer is passed.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
