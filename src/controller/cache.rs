@@ -135,6 +135,10 @@ impl Triggers {
         let number = users.triggered;
         if let Some(queue) = &users.queue {
             let _ = queue.unbounded_send(user.clone());
+        } else if !users.passed {
+            // No full pass has completed here, so the next term starts with one anyway: a
+            // standby that never led keeps no record of every user.
+            return;
         }
         users.outstanding.insert(user, number);
     }

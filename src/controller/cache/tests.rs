@@ -127,6 +127,7 @@ fn terms_start_with_a_full_pass_until_one_completes() {
         &mut Relay::default(),
         vec![user("alice", &["sales"])],
     );
+    assert_eq!(caches.triggers.outstanding(), 0, "a standby records users");
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
     // Its full pass covers alice: she is not queued as well.
     assert_eq!(caches.triggers.begin_term(tx), Term::Full);
