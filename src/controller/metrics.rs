@@ -84,6 +84,15 @@ pub struct WatchLabels {
     pub kind: String,
 }
 
+impl WatchLabels {
+    fn new(group: &str, kind: &str) -> WatchLabels {
+        WatchLabels {
+            group: group.into(),
+            kind: kind.into(),
+        }
+    }
+}
+
 /// The controller's metrics. Cheap to clone: every field is shared.
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -253,10 +262,7 @@ impl Metrics {
 
     /// Counts one event of a watched kind and stamps its time.
     pub(crate) fn watch_event(&self, group: &str, kind: &str) {
-        let labels = WatchLabels {
-            group: group.into(),
-            kind: kind.into(),
-        };
+        let labels = WatchLabels::new(group, kind);
         self.watch_events.get_or_create(&labels).inc();
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -266,20 +272,12 @@ impl Metrics {
 
     /// Serves the watch error counter of a kind at 0 until its first error.
     pub(crate) fn watch_started(&self, group: &str, kind: &str) {
-        let labels = WatchLabels {
-            group: group.into(),
-            kind: kind.into(),
-        };
-        let _ = self.watch_errors.get_or_create(&labels);
+        let _ = self.watch_errors.get_or_create(&WatchLabels::new(group, kind));
     }
 
     /// Counts a failed watch or list call of a watched kind.
     pub(crate) fn watch_error(&self, group: &str, kind: &str) {
-        let labels = WatchLabels {
-            group: group.into(),
-            kind: kind.into(),
-        };
-        self.watch_errors.get_or_create(&labels).inc();
+        self.watch_errors.get_or_create(&WatchLabels::new(group, kind)).inc();
     }
 
     /// Replaces namespace `namespace`'s per-Workspace conflict series with `conflicts` (Workspace
@@ -353,29 +351,19 @@ impl Metrics {
     }
 
     pub(crate) fn relisted(&self, group: &str, kind: &str) {
-        let labels = WatchLabels {
-            group: group.into(),
-            kind: kind.into(),
-        };
-        self.relists.get_or_create(&labels).inc();
+        self.relists.get_or_create(&WatchLabels::new(group, kind)).inc();
     }
 
     /// How many complete lists the watch of `group`/`kind` has had.
     pub fn relists_of(&self, group: &str, kind: &str) -> u64 {
-        let labels = WatchLabels {
-            group: group.into(),
-            kind: kind.into(),
-        };
-        self.relists.get(&labels).map_or(0, |c| c.get())
+        self.relists.get(&WatchLabels::new(group, kind)).map_or(0, |c| c.get())
     }
 
     /// How many events the watch of `group`/`kind` has passed on (counted once handled).
     pub fn watch_events_of(&self, group: &str, kind: &str) -> u64 {
-        let labels = WatchLabels {
-            group: group.into(),
-            kind: kind.into(),
-        };
-        self.watch_events.get(&labels).map_or(0, |c| c.get())
+        self.watch_events
+            .get(&WatchLabels::new(group, kind))
+            .map_or(0, |c| c.get())
     }
 
     pub(crate) fn full_pass_done(&self) {
