@@ -259,6 +259,14 @@ impl Caches {
         self.store.active_directory(namespace)
     }
 
+    /// Marks every namespace for a pass: what changed while a watch was down (a relist) or while
+    /// another replica led is settled by one pass per namespace, as is the periodic resync.
+    pub fn mark_every_namespace(&self) {
+        for ns in self.namespaces() {
+            self.triggers.namespace(&ns);
+        }
+    }
+
     /// Every namespace holding any cached object of ours.
     pub fn namespaces(&self) -> BTreeSet<String> {
         let mut all = BTreeSet::new();
@@ -410,7 +418,7 @@ impl<K: Watched> Relay<K> {
                     }
                 }
                 caches.metrics.relisted(&K::group(&()), &K::kind(&()));
-                relisted(caches);
+                caches.mark_every_namespace();
             }
             watcher::Event::Delete(obj) => {
                 if let (Some(index), Some(((ns, name), _))) = (index, obj.index_entry()) {
@@ -445,7 +453,7 @@ fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<
                 Ok(watcher::Event::InitDone) => {
                     caches.bindings.end_relist();
                     caches.metrics.relisted(RoleBinding::group(&()).as_ref(), "RoleBinding");
-                    relisted(&caches);
+                    caches.mark_every_namespace();
                 }
                 Ok(watcher::Event::Apply(rb) | watcher::Event::InitApply(rb)) => {
                     let new_generation = caches.bindings.apply(&rb);
@@ -526,13 +534,6 @@ watched!(Workspace, workspaces, on_workspace);
 watched!(Directory, directories, on_directory, shared);
 watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings => native_entry);
 watched!(Namespace, native_namespaces, |_, _| {});
-
-/// Whatever changed while a watch was down is settled by one pass per namespace.
-fn relisted(caches: &Caches) {
-    for ns in caches.namespaces() {
-        caches.triggers.namespace(&ns);
-    }
-}
 
 fn ns_name<K: Resource>(obj: &K) -> (String, String) {
     (obj.namespace().unwrap_or_default(), obj.name_any())

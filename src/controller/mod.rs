@@ -236,11 +236,7 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
         Term::Full => full_pass(&ctx, config.concurrency).await,
         // The users are queued; a namespace pass cut short by the lost term is redone, and one
         // that changes nothing writes nothing.
-        Term::Resumed => {
-            for ns in ctx.caches.namespaces() {
-                ctx.caches.triggers.namespace(&ns);
-            }
-        }
+        Term::Resumed => ctx.caches.mark_every_namespace(),
     }
 
     let requests = requests.map(|r| Ok::<_, Infallible>(ReconcileRequest::from(r)));
@@ -335,9 +331,7 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
 }
 
 fn enqueue_everything(ctx: &Context) {
-    for ns in ctx.caches.namespaces() {
-        ctx.caches.triggers.namespace(&ns);
-    }
+    ctx.caches.mark_every_namespace();
     for user in ctx.caches.users.state() {
         let key = ObjectRef::from_obj(user.as_ref());
         ctx.caches
