@@ -8,10 +8,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
+use scim_operator::scim::error::ScimError;
 use serde_json::json;
 use support::scim::{Scim, ServerOptions, create_directory, spawn_server};
 
-/// Everything logged by this process.
+/// Everything logged to it: this process's subscriber, or one scoped to a test.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -23,6 +24,31 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// An API server's error messages quote the rejected values (a userName, an email): the log line
+/// for an API error keeps its code and reason, never its message.
+#[test]
+fn api_errors_are_logged_without_their_message() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let message = r#"User.scim-operator.io "u-1" is invalid: spec.userName: Invalid value: "pii.person@example.com""#;
+    let errors = tracing::subscriber::with_default(subscriber, || {
+        [422, 403, 404, 500].map(|code| {
+            ScimError::from(kube::Error::Api(Box::new(
+                kube::core::Status::failure(message, "Invalid").with_code(code),
+            )))
+        })
+    });
+    assert_eq!(errors.map(|e| e.status.as_u16()), [500, 503, 503, 503]);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("code=422") && logs.contains("Invalid"), "{logs}");
+    assert!(!logs.contains("pii.person"), "{logs}");
 }
 
 #[tokio::test]
