@@ -1,6 +1,7 @@
 //! Fail-closed writes, over real HTTP on a real kube-apiserver: ids that cannot reach other API
 //! URLs, ids never reassigned, uniqueness decided by the API server across replicas, and member
-//! writes that agree between replicas and never outlive their group.
+//! writes that agree between replicas and never outlive their group; updates that keep what other
+//! hands wrote.
 //!
 //! A second "replica" is a server on its own cache; a lagging one is a server on
 //! `Store::snapshot`, a cache that never sees a later change, so each race is pinned, not hoped for.
@@ -10,11 +11,13 @@ mod support;
 use std::time::Duration;
 
 use kube::Api;
+use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use reqwest::StatusCode;
-use scim_operator::api::{ClaimedKind, Group, NameClaim, NameClaimSpec, User, fold_user_name};
+use scim_operator::api::{ClaimedKind, Group, NameClaim, NameClaimSpec, User, annotations, fold_user_name, labels};
 use scim_operator::scim::claims::claim_name;
 use scim_operator::scim::resource::now;
+use scim_operator::scim::trace::LAST_REQUEST;
 use scim_operator::scim::write::{USER_ID_PREFIX, new_id};
 use scim_operator::watch::Store;
 use serde_json::{Value, json};
@@ -85,6 +88,19 @@ async fn post_past_retries(scim: &Scim, path: &str, body: &Value) -> support::sc
             support::WAIT
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `scim`'s cache serves `path` at `written`'s version (a write by other hands).
+async fn wait_until_cached(scim: &Scim, path: &str, written: &impl kube::ResourceExt) {
+    let version = scim_operator::scim::resource::etag(written);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while scim.get(path).await.body["meta"]["version"] != version.as_str() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit never reached the server's cache"
+        );
+        tokio::task::yield_now().await;
     }
 }
 
@@ -537,15 +553,7 @@ async fn a_member_removed_from_a_hand_edited_group_list_loses_the_membership() {
         .await
         .expect("hand edit");
     // The server's cache must hold the edit, or it would decide on the list SCIM wrote.
-    let version = scim_operator::scim::resource::etag(&edited);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while scim.get(&format!("/Users/{member}")).await.body["meta"]["version"] != version.as_str() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the edit never reached the server's cache"
-        );
-        tokio::task::yield_now().await;
-    }
+    wait_until_cached(&scim, &format!("/Users/{member}"), &edited).await;
 
     // Entra's form (a value list) for one group, a value filter for another.
     let by_value = json!({"schemas": [PATCH_OP], "Operations": [
@@ -558,4 +566,49 @@ async fn a_member_removed_from_a_hand_edited_group_list_loses_the_membership() {
     }
     let groups = stored_user(&client, &namespace, &member).await.spec.groups;
     assert_eq!(groups, [gids[2].clone()], "memberships left behind");
+}
+
+/// The cache keeps neither the directory label nor the last-request annotation of a User (every
+/// SCIM write stamps them afresh; kept, they cost ~0.6 KiB per cached user), yet an update
+/// stores both again, and keeps the labels and annotations other hands set.
+#[tokio::test]
+async fn an_update_stamps_its_own_metadata_again_and_keeps_other_hands() {
+    let (client, namespace, scim, _) = two_replicas("restamp").await;
+    let id = scim.create_user("stamped@x.io").await;
+    let created = stored_user(&client, &namespace, &id).await;
+    assert_eq!(
+        created.labels().get(labels::DIRECTORY).map(String::as_str),
+        Some("entra")
+    );
+    let users = Api::<User>::namespaced(client.clone(), &namespace);
+    let hand = json!({"metadata": {
+        "labels": {"example.com/team": "blue"},
+        "annotations": {"example.com/note": "kept"},
+    }});
+    let edited = users
+        .patch(&id, &PatchParams::default(), &Patch::Merge(&hand))
+        .await
+        .expect("hand edit");
+    wait_until_cached(&scim, &format!("/Users/{id}"), &edited).await;
+
+    let rename = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "Stamped Again"}]});
+    let reply = scim.patch(&format!("/Users/{id}"), &rename).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let request_id = reply.headers["x-request-id"].to_str().expect("request id");
+
+    let stored = stored_user(&client, &namespace, &id).await;
+    assert_eq!(stored.spec.display_name.as_deref(), Some("Stamped Again"));
+    let stored_labels = stored.labels();
+    let label = |key: &str| stored_labels.get(key).map(String::as_str);
+    assert_eq!(label(labels::DIRECTORY), Some("entra"), "{stored_labels:?}");
+    assert_eq!(label("example.com/team"), Some("blue"), "{stored_labels:?}");
+    let notes = stored.annotations();
+    assert_eq!(
+        notes.get(LAST_REQUEST),
+        Some(&format!("PATCH Users/{id} {request_id}")),
+        "{notes:?}"
+    );
+    assert_eq!(notes.get("example.com/note").map(String::as_str), Some("kept"));
+    assert!(notes.contains_key(annotations::LAST_MODIFIED), "{notes:?}");
 }

@@ -505,6 +505,9 @@ macro_rules! watched {
     ($kind:ty, $cache:ident, $on:expr, shared) => {
         watched!(@impl $kind, $cache, $on, fn share(caches: &Caches, event: &watcher::Event<Self>) {
             share(caches, event)
+        }
+        fn slim(&mut self) {
+            <Self as Cached>::slim(self)
         });
     };
     ($kind:ty, $cache:ident, $on:expr $(, index: $index:ident => $entry:expr)?) => {

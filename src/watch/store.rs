@@ -17,7 +17,7 @@ use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
-use crate::api::{Directory, Group, User, fold_user_name};
+use crate::api::{Directory, Group, User, annotations, fold_user_name, labels};
 
 /// Users and Groups of one namespace (one directory), with their indexes.
 #[derive(Default)]
@@ -26,9 +26,11 @@ pub struct Namespace {
     pub users: BTreeMap<String, Arc<User>>,
     pub groups: BTreeMap<String, Arc<Group>>,
     user_by_name: HashMap<String, String>,
-    user_by_external_id: HashMap<String, BTreeSet<String>>,
+    /// `(externalId, id)` pairs in one tree: externalIds are nearly always unique, and a set per
+    /// value would cost a B-tree node (~0.3 KiB) per user.
+    user_by_external_id: BTreeSet<(String, String)>,
     group_by_name: HashMap<String, String>,
-    group_by_external_id: HashMap<String, BTreeSet<String>>,
+    group_by_external_id: BTreeSet<(String, String)>,
     members: HashMap<String, BTreeSet<String>>,
 }
 
@@ -39,12 +41,8 @@ impl Namespace {
     }
 
     /// Users whose externalId is exactly `external_id`.
-    pub fn users_by_external_id(&self, external_id: &str) -> impl Iterator<Item = &Arc<User>> {
-        self.user_by_external_id
-            .get(external_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.users.get(id))
+    pub fn users_by_external_id<'a>(&'a self, external_id: &str) -> impl Iterator<Item = &'a Arc<User>> + 'a {
+        ids_under(&self.user_by_external_id, external_id).filter_map(|id| self.users.get(id))
     }
 
     /// The group whose displayName is exactly `display_name`.
@@ -53,12 +51,8 @@ impl Namespace {
     }
 
     /// Groups whose externalId is exactly `external_id`.
-    pub fn groups_by_external_id(&self, external_id: &str) -> impl Iterator<Item = &Arc<Group>> {
-        self.group_by_external_id
-            .get(external_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.groups.get(id))
+    pub fn groups_by_external_id<'a>(&'a self, external_id: &str) -> impl Iterator<Item = &'a Arc<Group>> + 'a {
+        ids_under(&self.group_by_external_id, external_id).filter_map(|id| self.groups.get(id))
     }
 
     /// Ids of the members of a group, sorted.
@@ -77,10 +71,7 @@ impl Namespace {
         self.user_by_name
             .insert(fold_user_name(&user.spec.user_name), id.clone());
         if let Some(ext) = &user.spec.external_id {
-            self.user_by_external_id
-                .entry(ext.clone())
-                .or_default()
-                .insert(id.clone());
+            self.user_by_external_id.insert((ext.clone(), id.clone()));
         }
         for group in &user.spec.groups {
             self.members.entry(group.clone()).or_default().insert(id.clone());
@@ -95,7 +86,7 @@ impl Namespace {
             self.user_by_name.remove(&key);
         }
         if let Some(ext) = &user.spec.external_id {
-            remove_from_set(&mut self.user_by_external_id, ext, id);
+            self.user_by_external_id.remove(&(ext.clone(), id.to_string()));
         }
         for group in &user.spec.groups {
             remove_from_set(&mut self.members, group, id);
@@ -108,10 +99,7 @@ impl Namespace {
         self.remove_group(&id);
         self.group_by_name.insert(group.spec.display_name.clone(), id.clone());
         if let Some(ext) = &group.spec.external_id {
-            self.group_by_external_id
-                .entry(ext.clone())
-                .or_default()
-                .insert(id.clone());
+            self.group_by_external_id.insert((ext.clone(), id.clone()));
         }
         self.groups.insert(id, group);
     }
@@ -126,10 +114,18 @@ impl Namespace {
             self.group_by_name.remove(&group.spec.display_name);
         }
         if let Some(ext) = &group.spec.external_id {
-            remove_from_set(&mut self.group_by_external_id, ext, id);
+            self.group_by_external_id.remove(&(ext.clone(), id.to_string()));
         }
         Some(group)
     }
+}
+
+/// The ids paired with `key` in a `(key, id)` index, sorted. The range ends before `key + "\0"`,
+/// the next string after `key`, so the iterator does not borrow `key`.
+fn ids_under<'a>(index: &'a BTreeSet<(String, String)>, key: &str) -> impl Iterator<Item = &'a String> + 'a {
+    let start = (key.to_string(), String::new());
+    let end = (format!("{key}\0"), String::new());
+    index.range(start..end).map(|(_, id)| id)
 }
 
 fn remove_from_set(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
@@ -151,6 +147,11 @@ pub(crate) trait Cached:
     fn clear(state: &mut State);
     /// This kind's bit in [`Store`]'s sync mask.
     const SYNCED: u8;
+    /// Drops what no reader of the cache needs, before it is cached: managedFields, the largest
+    /// part of most objects.
+    fn slim(&mut self) {
+        self.managed_fields_mut().clear();
+    }
 }
 
 #[derive(Default)]
@@ -163,6 +164,24 @@ pub(crate) struct State {
 
 impl Cached for User {
     const SYNCED: u8 = 1;
+    /// Also the directory label and the last-request annotation. Every SCIM write of a User stamps
+    /// both afresh (`scim::write::stamp`) over the cached copy, and their readers (the audit
+    /// trail, the export) read the API server; kept, the label alone is a B-tree node (~0.5 KiB)
+    /// per cached User. Labels and annotations of other hands stay.
+    fn slim(&mut self) {
+        let meta = self.meta_mut();
+        meta.managed_fields = None;
+        let drop_key = |map: &mut Option<BTreeMap<String, String>>, key: &str| {
+            if let Some(entries) = map {
+                entries.remove(key);
+                if entries.is_empty() {
+                    *map = None;
+                }
+            }
+        };
+        drop_key(&mut meta.labels, labels::DIRECTORY);
+        drop_key(&mut meta.annotations, annotations::LAST_REQUEST);
+    }
     fn upsert(state: &mut State, obj: Arc<Self>) {
         state
             .namespaces
@@ -299,7 +318,7 @@ impl Store {
 
     /// Records an object this process just wrote, unless the cache already has a newer version.
     pub(crate) fn record<K: Cached>(&self, mut obj: K) {
-        obj.managed_fields_mut().clear();
+        obj.slim();
         self.applied(Arc::new(obj));
     }
 
@@ -395,10 +414,9 @@ impl Store {
 
     async fn watch<K: Cached>(self, api: Api<K>) {
         let mut initial = Vec::new();
-        // managedFields are the largest part of most objects and nothing here reads them.
         let mut events = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
-            .modify(|obj| obj.managed_fields_mut().clear())
+            .modify(K::slim)
             .boxed();
         loop {
             match events.try_next().await {
@@ -456,6 +474,7 @@ mod tests {
         store.read("ns", |ns| {
             assert_eq!(ns.user_by_name("alice@x.io").map(|u| u.name_any()), Some("u1".into()));
             assert_eq!(ns.users_by_external_id("ext-u2").count(), 1);
+            assert_eq!(ns.users_by_external_id("ext-u").count(), 0, "a prefix is not a match");
             assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u1", "u2"]);
             assert_eq!(ns.member_count("g2"), 1);
             assert!(ns.group_by_name("ws-Sales-role-admin").is_some());
@@ -471,6 +490,40 @@ mod tests {
             assert!(ns.user_by_name("ALICE2@x.io").is_some());
             assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u2"]);
         });
+        // An externalId is not unique: every holder is found, and a removal drops only its own.
+        let mut twin = user("u3", 5, "carol@x.io", &[]);
+        twin.spec.external_id = Some("ext-u2".into());
+        store.record(twin);
+        let holders = |store: &Store| {
+            store.read("ns", |ns| {
+                ns.users_by_external_id("ext-u2")
+                    .map(|u| u.name_any())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(holders(&store), ["u2", "u3"]);
+        store.forget::<User>("ns", "u2", None);
+        assert_eq!(holders(&store), ["u3"]);
+    }
+
+    #[test]
+    fn cached_users_drop_what_every_write_stamps_again() {
+        let store = Store::default();
+        let mut u = user("u1", 1, "a@x.io", &[]);
+        u.metadata.labels = Some([(labels::DIRECTORY.into(), "entra".into())].into());
+        u.metadata.annotations = Some(
+            [
+                (annotations::LAST_MODIFIED.into(), "2026-12-02T10:00:00Z".into()),
+                (annotations::LAST_REQUEST.into(), "POST Users/u1 00ff".into()),
+                ("example.com/note".into(), "kept".into()),
+            ]
+            .into(),
+        );
+        store.record(u);
+        let cached = store.get::<User>("ns", "u1").expect("cached");
+        assert_eq!(cached.metadata.labels, None, "an empty map still holds a node");
+        let kept: Vec<&String> = cached.annotations().keys().collect();
+        assert_eq!(kept, ["example.com/note", annotations::LAST_MODIFIED]);
     }
 
     #[test]
