@@ -91,11 +91,16 @@ async fn post_past_retries(scim: &Scim, path: &str, body: &Value) -> support::sc
     }
 }
 
-/// Waits until `scim`'s cache serves `path` at `written`'s version (a write by other hands).
-async fn wait_until_cached(scim: &Scim, path: &str, written: &impl kube::ResourceExt) {
-    let version = scim_operator::scim::resource::etag(written);
+/// Merge-patches User `id` straight through the API server, as other hands (kubectl, GitOps) do,
+/// and waits until `scim`'s cache serves the edited version.
+async fn hand_edit(client: &kube::Client, namespace: &str, scim: &Scim, id: &str, patch: &Value) {
+    let edited = Api::<User>::namespaced(client.clone(), namespace)
+        .patch(id, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("hand edit");
+    let version = scim_operator::scim::resource::etag(&edited);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while scim.get(path).await.body["meta"]["version"] != version.as_str() {
+    while scim.get(&format!("/Users/{id}")).await.body["meta"]["version"] != version.as_str() {
         assert!(
             std::time::Instant::now() < deadline,
             "the edit never reached the server's cache"
@@ -546,14 +551,15 @@ async fn a_member_removed_from_a_hand_edited_group_list_loses_the_membership() {
     } else {
         edited.push(gids[0].clone());
     }
-    let users = Api::<User>::namespaced(client.clone(), &namespace);
-    let patch = json!({"spec": {"groups": edited}});
-    let edited = users
-        .patch(&member, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("hand edit");
     // The server's cache must hold the edit, or it would decide on the list SCIM wrote.
-    wait_until_cached(&scim, &format!("/Users/{member}"), &edited).await;
+    hand_edit(
+        &client,
+        &namespace,
+        &scim,
+        &member,
+        &json!({"spec": {"groups": edited}}),
+    )
+    .await;
 
     // Entra's form (a value list) for one group, a value filter for another.
     let by_value = json!({"schemas": [PATCH_OP], "Operations": [
@@ -580,16 +586,11 @@ async fn an_update_stamps_its_own_metadata_again_and_keeps_other_hands() {
         created.labels().get(labels::DIRECTORY).map(String::as_str),
         Some("entra")
     );
-    let users = Api::<User>::namespaced(client.clone(), &namespace);
     let hand = json!({"metadata": {
         "labels": {"example.com/team": "blue"},
         "annotations": {"example.com/note": "kept"},
     }});
-    let edited = users
-        .patch(&id, &PatchParams::default(), &Patch::Merge(&hand))
-        .await
-        .expect("hand edit");
-    wait_until_cached(&scim, &format!("/Users/{id}"), &edited).await;
+    hand_edit(&client, &namespace, &scim, &id, &hand).await;
 
     let rename = json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "replace", "path": "displayName", "value": "Stamped Again"}]});
