@@ -380,14 +380,20 @@ impl Store {
     /// behind every later change. Tests use it to pin races between replicas.
     pub async fn snapshot(client: Client) -> kube::Result<Store> {
         let store = Store::default();
-        let params = kube::api::ListParams::default();
-        let users = Api::<User>::all(client.clone()).list(&params).await?;
-        store.relisted(users.items.into_iter().map(Arc::new));
-        let groups = Api::<Group>::all(client.clone()).list(&params).await?;
-        store.relisted(groups.items.into_iter().map(Arc::new));
-        let directories = Api::<Directory>::all(client).list(&params).await?;
-        store.relisted(directories.items.into_iter().map(Arc::new));
+        store.relist_once(Api::<User>::all(client.clone())).await?;
+        store.relist_once(Api::<Group>::all(client.clone())).await?;
+        store.relist_once(Api::<Directory>::all(client)).await?;
         Ok(store)
+    }
+
+    /// One list of a kind, slimmed as a watch would, replaces what the store held of it.
+    async fn relist_once<K: Cached>(&self, api: Api<K>) -> kube::Result<()> {
+        let listed = api.list(&kube::api::ListParams::default()).await?;
+        self.relisted(listed.items.into_iter().map(|mut obj| {
+            obj.slim();
+            Arc::new(obj)
+        }));
+        Ok(())
     }
 
     /// Whether every kind has been listed at least once.
