@@ -102,3 +102,63 @@ pub fn set_condition(
     });
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
 }
+
+/// Hashes `conditions` but for their transition times: what a compact record compares to tell
+/// whether a status it would write is the one stored.
+pub fn hash_conditions(conditions: &[Condition], state: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    for c in conditions {
+        (&c.type_, &c.status, &c.reason, &c.message, c.observed_generation).hash(state);
+    }
+}
+
+/// What a cached status keeps of its conditions: each one's type, status and transition time,
+/// which is all [`set_condition`] reads of the previous conditions. Compact records of cached
+/// objects (RoleBindings, Users) keep these instead of the conditions themselves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transitions(Box<[Transition]>);
+
+#[derive(Clone, Debug, PartialEq)]
+struct Transition {
+    type_: &'static str,
+    status: &'static str,
+    since: Time,
+}
+
+impl Transitions {
+    /// The transitions of `conditions`, of the types this operator writes; others (added by
+    /// hand) are never read back.
+    pub fn of<'a>(conditions: impl IntoIterator<Item = &'a Condition>) -> Transitions {
+        const TYPES: [&str; 4] = [
+            condition::READY,
+            condition::CONFLICT,
+            condition::STALLED,
+            condition::RECONCILING,
+        ];
+        const STATUSES: [&str; 3] = ["True", "False", "Unknown"];
+        let kept = conditions.into_iter().filter_map(|c| {
+            Some(Transition {
+                type_: TYPES.into_iter().find(|t| *t == c.type_)?,
+                status: STATUSES.into_iter().find(|s| *s == c.status)?,
+                since: c.last_transition_time.clone(),
+            })
+        });
+        Transitions(kept.collect())
+    }
+
+    /// The conditions as [`set_condition`] reads them as the previous ones: type, status and
+    /// transition time, no reason or message.
+    pub fn previous(&self) -> Vec<Condition> {
+        self.0
+            .iter()
+            .map(|t| Condition {
+                type_: t.type_.to_string(),
+                status: t.status.to_string(),
+                last_transition_time: t.since.clone(),
+                reason: String::new(),
+                message: String::new(),
+                observed_generation: None,
+            })
+            .collect()
+    }
+}

@@ -192,7 +192,7 @@ pub struct UserStatus {
 }
 
 /// A workspace role of a user, as bound.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserWorkspaceRole {
     pub workspace: String,

@@ -30,14 +30,14 @@ use super::index::Index;
 use super::native;
 use super::{Error, Metrics, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
-use crate::watch::{self, Cached};
+use crate::watch::{self, Cached, CachedUser};
 
 mod bindings;
 pub(crate) use bindings::{BindingCache, Record as CachedBinding, fingerprint};
 
 /// The shared caches and indexes.
 pub(crate) struct Caches {
-    pub users: Store<User>,
+    pub users: Store<CachedUser>,
     pub groups: Store<Group>,
     pub workspaces: Store<Workspace>,
     pub bindings: BindingCache,
@@ -57,7 +57,7 @@ pub(crate) struct Caches {
 
 /// The writing halves of the caches, each driven by its reflector.
 struct Writers {
-    users: Writer<User>,
+    users: Writer<CachedUser>,
     groups: Writer<Group>,
     workspaces: Writer<Workspace>,
     directories: Writer<Directory>,
@@ -80,10 +80,10 @@ pub(crate) struct Triggers {
 #[derive(Default)]
 struct UserTriggers {
     /// Where triggered users go while leading; `None` otherwise.
-    queue: Option<UnboundedSender<ObjectRef<User>>>,
+    queue: Option<UnboundedSender<ObjectRef<CachedUser>>>,
     /// Users triggered and not reconciled since, each with the number of its latest trigger, so
     /// that a reconcile clears only the triggers it has seen.
-    outstanding: HashMap<ObjectRef<User>, u64>,
+    outstanding: HashMap<ObjectRef<CachedUser>, u64>,
     triggered: u64,
     /// Whether a full pass has completed in this process; until then each term starts with one.
     passed: bool,
@@ -101,7 +101,7 @@ pub(crate) enum Term {
 
 impl Triggers {
     /// Starts a term that queues triggered users on `queue`.
-    pub fn begin_term(&self, queue: UnboundedSender<ObjectRef<User>>) -> Term {
+    pub fn begin_term(&self, queue: UnboundedSender<ObjectRef<CachedUser>>) -> Term {
         let mut users = self.users.lock().expect("trigger lock");
         let term = if users.passed {
             for user in users.outstanding.keys() {
@@ -144,13 +144,13 @@ impl Triggers {
     }
 
     /// The latest trigger of `user` not yet reconciled; read before reconciling it.
-    pub fn ticket(&self, user: &ObjectRef<User>) -> Option<u64> {
+    pub fn ticket(&self, user: &ObjectRef<CachedUser>) -> Option<u64> {
         self.users.lock().expect("trigger lock").outstanding.get(user).copied()
     }
 
     /// `user` was reconciled from a cache read after trigger `ticket`: that trigger and the
     /// ones before it are settled, later ones are not.
-    pub fn reconciled(&self, user: &ObjectRef<User>, ticket: Option<u64>) {
+    pub fn reconciled(&self, user: &ObjectRef<CachedUser>, ticket: Option<u64>) {
         let mut users = self.users.lock().expect("trigger lock");
         if ticket.is_some() && users.outstanding.get(user).copied() == ticket {
             users.outstanding.remove(user);
@@ -158,7 +158,7 @@ impl Triggers {
     }
 
     /// `user` is gone: nothing is left to reconcile for it.
-    pub fn forget(&self, user: &ObjectRef<User>) {
+    pub fn forget(&self, user: &ObjectRef<CachedUser>) {
         self.users.lock().expect("trigger lock").outstanding.remove(user);
     }
 
@@ -298,18 +298,21 @@ enum Change<'a, K> {
     Deleted(&'a K),
 }
 
-/// Passes a watch event, once the reflector has stored it, on to the [`watch::Store`] with the
-/// `Arc`s of the kind's cache, not copies. A relist reaches the store whole, at its end.
-fn share<K: Watched + Cached>(caches: &Caches, event: &watcher::Event<K>) {
-    let cache = K::cache(caches);
+/// Passes a watch event of kind `K`, once the reflector has stored it, on to the [`watch::Store`]
+/// with the `Arc`s of the kind's cache, not copies. A relist reaches the store whole, at its end.
+fn share<K: Cached>(caches: &Caches, event: &watcher::Event<K::Entry>)
+where
+    K::Entry: Watched,
+{
+    let cache = K::Entry::cache(caches);
     match event {
         watcher::Event::Apply(obj) => {
             if let Some(shared) = cache.get(&ObjectRef::from_obj(obj)) {
-                caches.store.applied(shared);
+                caches.store.applied::<K>(shared);
             }
         }
-        watcher::Event::Delete(obj) => caches.store.deleted(obj),
-        watcher::Event::InitDone => caches.store.relisted(cache.state()),
+        watcher::Event::Delete(obj) => caches.store.deleted::<K>(obj),
+        watcher::Event::InitDone => caches.store.relisted::<K>(cache.state()),
         watcher::Event::Init | watcher::Event::InitApply(_) => {}
     }
 }
@@ -502,12 +505,9 @@ trait Watched: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + S
 type Key = (String, String);
 
 macro_rules! watched {
-    ($kind:ty, $cache:ident, $on:expr, shared) => {
+    ($kind:ty, $cache:ident, $on:expr, shared: $api:ty) => {
         watched!(@impl $kind, $cache, $on, fn share(caches: &Caches, event: &watcher::Event<Self>) {
-            share(caches, event)
-        }
-        fn slim(&mut self) {
-            <Self as Cached>::slim(self)
+            share::<$api>(caches, event)
         });
     };
     ($kind:ty, $cache:ident, $on:expr $(, index: $index:ident => $entry:expr)?) => {
@@ -531,10 +531,10 @@ macro_rules! watched {
     };
 }
 
-watched!(User, users, on_user, shared);
-watched!(Group, groups, on_group, shared);
+watched!(CachedUser, users, on_user, shared: User);
+watched!(Group, groups, on_group, shared: Group);
 watched!(Workspace, workspaces, on_workspace);
-watched!(Directory, directories, on_directory, shared);
+watched!(Directory, directories, on_directory, shared: Directory);
 watched!(RbacBinding, native_bindings, on_native_binding, index: user_native_bindings => native_entry);
 watched!(Namespace, native_namespaces, |_, _| {});
 
@@ -542,7 +542,7 @@ fn ns_name<K: Resource>(obj: &K) -> (String, String) {
     (obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-fn on_user(caches: &Caches, change: Change<'_, User>) {
+fn on_user(caches: &Caches, change: Change<'_, CachedUser>) {
     match change {
         Change::Spec(user) => {
             let (ns, name) = ns_name(user);

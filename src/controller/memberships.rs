@@ -13,10 +13,11 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::{Context, Error, Result};
 use crate::api::{Group, User};
+use crate::watch::CachedUser;
 
 /// Removes from `user` the groups its namespace no longer has. Reads the API server only for
 /// groups missing from the (synced) cache, which is rare; writes only when one is really gone.
-pub(crate) async fn purge_deleted_groups(ctx: &Context, user: &User, ns: &str) -> Result<()> {
+pub(crate) async fn purge_deleted_groups(ctx: &Context, user: &CachedUser, ns: &str) -> Result<()> {
     let unseen: Vec<&String> = user
         .spec
         .groups

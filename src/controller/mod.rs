@@ -67,8 +67,7 @@ pub use apply::FIELD_MANAGER;
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 
-use crate::api::User;
-use crate::watch;
+use crate::watch::{self, CachedUser};
 use cache::{Caches, Term};
 use lease::LeaderElector;
 
@@ -142,7 +141,7 @@ pub(crate) struct Context {
     /// Reads the caches cannot answer: a native-RBAC namespace that is not ours.
     client: Client,
     /// Consecutive failures per user, for exponential backoff.
-    failures: Mutex<HashMap<ObjectRef<User>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<CachedUser>, u32>>,
     /// Namespaces last seen without an active Directory, so that its Event is published once.
     directory_missing: Mutex<BTreeSet<String>>,
     /// Prefix of the SCIM base URLs in Directory status (see [`Config::external_url`]).
@@ -231,7 +230,7 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
 /// if the caches die.
 async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
     ctx.caches.ready().await?;
-    let (queue, requests) = futures::channel::mpsc::unbounded::<ObjectRef<User>>();
+    let (queue, requests) = futures::channel::mpsc::unbounded::<ObjectRef<CachedUser>>();
     match ctx.caches.triggers.begin_term(queue) {
         Term::Full => full_pass(&ctx, config.concurrency).await,
         // The users are queued; a namespace pass cut short by the lost term is redone, and one
@@ -277,7 +276,7 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
 }
 
 /// Reconciles a user and, if that succeeds, settles the triggers it has seen.
-async fn reconcile_user(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile_user(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<Action> {
     let key = ObjectRef::from_obj(user.as_ref());
     let ticket = ctx.caches.triggers.ticket(&key);
     // The user as cached now, at or after that trigger: the one handed over may predate it.
@@ -293,7 +292,7 @@ async fn reconcile_user(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 /// Retries a failed user with exponential backoff (1s, 2s, 4s … up to 5 minutes).
-fn error_policy(user: Arc<User>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(user: Arc<CachedUser>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failed("User", error);
     let mut failures = ctx.failures.lock().expect("failures lock");
     let n = failures.entry(ObjectRef::from_obj(user.as_ref())).or_default();

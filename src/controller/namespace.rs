@@ -18,9 +18,10 @@ use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, Standing, directory_status, group_status, token_condition, workspace_status};
 use super::{Context, Result, native};
 use crate::api::{
-    Directory, Group, RoleBinding, User, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason,
+    Directory, Group, RoleBinding, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason,
 };
 use crate::rules::{GroupIndex, NamespacePlan, PlanSettings, WorkspaceSummary, plan_namespace};
+use crate::watch::CachedUser;
 
 /// Reconciles one namespace: dereference (the caches) → plan ([`plan_namespace`], pure) → apply
 /// the Workspaces, retire the ones no group feeds, Group statuses, bindings of users that are
@@ -193,7 +194,7 @@ async fn delete_bindings_of_gone_users(ctx: &Context, ns: &str) -> Result<u32> {
     for (name, user) in &bindings {
         let exists = user
             .as_ref()
-            .is_some_and(|u| ctx.caches.users.get(&ObjectRef::<User>::new(u).within(ns)).is_some());
+            .is_some_and(|u| ctx.caches.users.get(&ObjectRef::<CachedUser>::new(u).within(ns)).is_some());
         if !exists {
             ctx.writer.delete::<RoleBinding>(ns, name).await?;
         }

@@ -14,11 +14,12 @@ use super::apply::managed_labels;
 use super::cache::{CachedBinding, fingerprint};
 use super::status::{binding_status, user_conflict_message, user_status};
 use super::{Context, Error, Result, memberships, native};
-use crate::api::{ConflictPolicy, RoleBinding, User, condition, labels, reason};
+use crate::api::{ConflictPolicy, RoleBinding, User, labels, reason};
+use crate::watch::CachedUser;
 use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
-pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.time("User");
     ctx.caches.ready().await?;
     let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
@@ -57,8 +58,9 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
     }
     native::reconcile_user(&ctx, &ns, directory.as_ref(), &plan).await?;
 
-    let status = user_status(user.status.as_ref(), &plan, policy, user.metadata.generation, &now);
-    if user.status.as_ref() != Some(&status) {
+    let previous = user.status.as_ref().map(|s| s.previous());
+    let status = user_status(previous.as_ref(), &plan, policy, user.metadata.generation, &now);
+    if !user.status.as_ref().is_some_and(|s| s.matches(&status)) {
         ctx.writer.apply_status::<User, _>(&ns, &id, &status).await?;
     }
     publish_conflict(&ctx, &user, &plan, policy).await;
@@ -70,7 +72,7 @@ pub(crate) async fn reconcile(user: Arc<User>, ctx: Arc<Context>) -> Result<Acti
 /// the desired names.
 async fn apply_bindings(
     ctx: &Context,
-    user: &User,
+    user: &CachedUser,
     ns: &str,
     directory: Option<&str>,
     plan: &UserPlan,
@@ -157,17 +159,12 @@ async fn restate_binding(ctx: &Context, desired: &RoleBinding, stored: &RoleBind
 
 /// Publishes a `RoleConflict` Event when the user's conflict is new: the Conflict condition in
 /// the cached status was not already True with the same message. Resyncs and restarts are quiet.
-async fn publish_conflict(ctx: &Context, user: &User, plan: &UserPlan, policy: ConflictPolicy) {
+async fn publish_conflict(ctx: &Context, user: &CachedUser, plan: &UserPlan, policy: ConflictPolicy) {
     if !plan.has_conflict() {
         return;
     }
     let message = user_conflict_message(plan, policy);
-    let known = user
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == condition::CONFLICT))
-        .is_some_and(|c| c.status == "True" && c.message == message);
-    if known {
+    if user.status.as_ref().is_some_and(|s| s.in_conflict_with(&message)) {
         return;
     }
     let mut note = message;

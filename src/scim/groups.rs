@@ -26,11 +26,11 @@ use super::write::{
 };
 use crate::api::annotations::PENDING_MEMBERS;
 use crate::api::{Group, GroupSpec, User};
-use crate::watch::Namespace;
+use crate::watch::{CachedUser, Namespace};
 
 /// The members of `group`, taken from the store under its lock so that the group can be rendered
 /// after the lock is released; `None` when they are not wanted.
-pub(super) fn members_of(ns: &Namespace, group: &Group, with_members: bool) -> Option<Vec<Arc<User>>> {
+pub(super) fn members_of(ns: &Namespace, group: &Group, with_members: bool) -> Option<Vec<Arc<CachedUser>>> {
     with_members.then(|| {
         ns.members(&group.name_any())
             .filter_map(|id| ns.users.get(id).cloned())
@@ -39,7 +39,7 @@ pub(super) fn members_of(ns: &Namespace, group: &Group, with_members: bool) -> O
 }
 
 /// A Group as SCIM JSON, with its members when they were taken (see [`members_of`]).
-pub(super) fn render(group: &Group, members: Option<&[Arc<User>]>, base_url: &str) -> Value {
+pub(super) fn render(group: &Group, members: Option<&[Arc<CachedUser>]>, base_url: &str) -> Value {
     let members: Option<Vec<Reference<'_>>> = members.map(|users| {
         users
             .iter()
@@ -99,7 +99,7 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
     });
     let base_url = auth.base_url.clone();
     let render =
-        move |(group, members): &(Arc<Group>, Option<Vec<Arc<User>>>)| render(group, members.as_deref(), &base_url);
+        move |(group, members): &(Arc<Group>, Option<Vec<Arc<CachedUser>>>)| render(group, members.as_deref(), &base_url);
     request.respond_taken(taken, render, &GROUP_RESOURCE).await
 }
 

@@ -18,20 +18,17 @@ use super::schema::USER_RESOURCE;
 use super::write::{self, Created, Precondition, create_claimed, find, replace_edited, stamp};
 use crate::api::fold_user_name;
 use crate::api::{Group, User, UserSpec};
-use crate::watch::Namespace;
+use crate::watch::{CachedUser, Namespace};
 
 /// The groups of `user` that exist, taken from the store under its lock so that the user can be
 /// rendered after the lock is released.
-pub(super) fn groups_of(ns: &Namespace, user: &User) -> Vec<Arc<Group>> {
-    user.spec
-        .groups
-        .iter()
-        .filter_map(|id| ns.groups.get(id).cloned())
-        .collect()
+pub(super) fn groups_of(ns: &Namespace, ids: &[String]) -> Vec<Arc<Group>> {
+    ids.iter().filter_map(|id| ns.groups.get(id).cloned()).collect()
 }
 
-/// A User as SCIM JSON, with the groups it belongs to (see [`groups_of`]).
-pub(super) fn render(user: &User, groups: &[Arc<Group>], base_url: &str) -> Value {
+/// A User (its metadata, with `spec`) as SCIM JSON, with the groups it belongs to (see
+/// [`groups_of`]).
+pub(super) fn render(user: &impl ResourceExt, spec: &UserSpec, groups: &[Arc<Group>], base_url: &str) -> Value {
     let groups: Vec<Reference<'_>> = groups
         .iter()
         .map(|g| Reference {
@@ -39,7 +36,7 @@ pub(super) fn render(user: &User, groups: &[Arc<Group>], base_url: &str) -> Valu
             display: Some(&g.spec.display_name),
         })
         .collect();
-    user_to_scim(user, base_url, &groups)
+    user_to_scim(user, spec, base_url, &groups)
 }
 
 fn conflict(user_name: &str) -> ScimError {
@@ -66,15 +63,16 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
     let request = ListRequest::parse(query, &USER_RESOURCE, state.config.max_results)?;
     let taken = state.store.read(&auth.namespace, |ns| {
         let indexed = |filter: &Filter| indexed_candidates(ns, filter);
-        request.take(ns.users.values(), indexed, |user| (user.clone(), groups_of(ns, user)))
+        request.take(ns.users.values(), indexed, |user| (user.clone(), groups_of(ns, &user.spec.groups)))
     });
     let base_url = auth.base_url.clone();
-    let render = move |(user, groups): &(Arc<User>, Vec<Arc<Group>>)| render(user, groups, &base_url);
+    let render =
+        move |(user, groups): &(Arc<CachedUser>, Vec<Arc<Group>>)| render(&**user, &user.spec, groups, &base_url);
     request.respond_taken(taken, render, &USER_RESOURCE).await
 }
 
 /// Candidates from an index when some top-level conjunct is `userName|externalId|id eq "…"`.
-fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Arc<User>>> {
+fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a Arc<CachedUser>>> {
     filter.conjuncts().into_iter().find_map(|c| {
         let (path, value) = c.simple_eq()?;
         if path.sub_attr.is_some()
@@ -101,8 +99,8 @@ fn respond(
     status: StatusCode,
     selection: Option<&Selection>,
 ) -> Response {
-    let groups = state.store.read(&auth.namespace, |ns| groups_of(ns, user));
-    let mut body = render(user, &groups, &auth.base_url);
+    let groups = state.store.read(&auth.namespace, |ns| groups_of(ns, &user.spec.groups));
+    let mut body = render(user, &user.spec, &groups, &auth.base_url);
     if let Some(selection) = selection {
         selection.apply(&mut body, &USER_RESOURCE);
     }
@@ -213,7 +211,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
     let user = update(&state, &auth, &id, precondition.as_ref(), |current| {
-        let scim = user_to_scim(current, &auth.base_url, &[]);
+        let scim = user_to_scim(current, &current.spec, &auth.base_url, &[]);
         let patched = patch::apply_patch(&scim, &USER_RESOURCE, &body)
             .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
         user_from_scim(patched)

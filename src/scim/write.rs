@@ -216,7 +216,7 @@ async fn set_one(w: Writer<'_>, namespace: &str, group: &str, user: &str, member
     for attempt in 0..UPDATE_ATTEMPTS {
         let current = match attempt {
             0 => match w.store.read(namespace, |ns| ns.users.get(user).cloned()) {
-                Some(u) => Some((*u).clone()),
+                Some(u) => Some(u.to_user()),
                 None => api.get_opt(user).await?,
             },
             _ => api.get_opt(user).await?,
@@ -358,8 +358,8 @@ pub(crate) async fn find<K: Keyed + Cached>(w: Writer<'_>, namespace: &str, id: 
     if !is_valid_id(id_prefix::<K>(), id) {
         return Err(not_found());
     }
-    if let Some(obj) = w.store.get::<K>(namespace, id) {
-        return Ok((*obj).clone());
+    if let Some(entry) = w.store.get::<K>(namespace, id) {
+        return Ok(K::object(&entry));
     }
     let found = Api::<K>::namespaced(w.client.clone(), namespace).get_opt(id).await?;
     let obj = found

@@ -17,13 +17,14 @@ use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
-use crate::api::{Directory, Group, User, annotations, fold_user_name, labels};
+use super::CachedUser;
+use crate::api::{Directory, Group, User, fold_user_name};
 
 /// Users and Groups of one namespace (one directory), with their indexes.
 #[derive(Default)]
 pub struct Namespace {
     /// By id; a BTreeMap so that listings come in a stable order.
-    pub users: BTreeMap<String, Arc<User>>,
+    pub users: BTreeMap<String, Arc<CachedUser>>,
     pub groups: BTreeMap<String, Arc<Group>>,
     user_by_name: HashMap<String, String>,
     /// `(externalId, id)` pairs in one tree: externalIds are nearly always unique, and a set per
@@ -36,12 +37,12 @@ pub struct Namespace {
 
 impl Namespace {
     /// The user whose userName equals `user_name`, compared case-insensitively.
-    pub fn user_by_name(&self, user_name: &str) -> Option<&Arc<User>> {
+    pub fn user_by_name(&self, user_name: &str) -> Option<&Arc<CachedUser>> {
         self.users.get(self.user_by_name.get(&fold_user_name(user_name))?)
     }
 
     /// Users whose externalId is exactly `external_id`.
-    pub fn users_by_external_id<'a>(&'a self, external_id: &str) -> impl Iterator<Item = &'a Arc<User>> + 'a {
+    pub fn users_by_external_id<'a>(&'a self, external_id: &str) -> impl Iterator<Item = &'a Arc<CachedUser>> + 'a {
         ids_under(&self.user_by_external_id, external_id).filter_map(|id| self.users.get(id))
     }
 
@@ -65,7 +66,7 @@ impl Namespace {
         self.members.get(group_id).map_or(0, BTreeSet::len)
     }
 
-    fn insert_user(&mut self, user: Arc<User>) {
+    fn insert_user(&mut self, user: Arc<CachedUser>) {
         let id = user.name_any();
         self.remove_user(&id);
         self.user_by_name
@@ -79,7 +80,7 @@ impl Namespace {
         self.users.insert(id, user);
     }
 
-    fn remove_user(&mut self, id: &str) -> Option<Arc<User>> {
+    fn remove_user(&mut self, id: &str) -> Option<Arc<CachedUser>> {
         let user = self.users.remove(id)?;
         let key = fold_user_name(&user.spec.user_name);
         if self.user_by_name.get(&key).is_some_and(|v| v == id) {
@@ -137,21 +138,29 @@ fn remove_from_set(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id:
     }
 }
 
-/// What the cache holds, per kind, for the typed upsert/remove operations.
+/// An API kind the store holds, and the form it keeps: the object itself but for what no reader
+/// needs, or a compact record (Users, see [`CachedUser`]).
 pub(crate) trait Cached:
     Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug
 {
-    fn upsert(state: &mut State, obj: Arc<Self>);
-    fn remove(state: &mut State, namespace: &str, name: &str);
-    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>>;
-    fn clear(state: &mut State);
+    /// What the store keeps of an object. It decodes from the API server's JSON like the object,
+    /// so a watch of it compacts each object as it arrives.
+    type Entry: Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug;
     /// This kind's bit in [`Store`]'s sync mask.
     const SYNCED: u8;
-    /// Drops what no reader of the cache needs, before it is cached: managedFields, the largest
-    /// part of most objects.
-    fn slim(&mut self) {
-        self.managed_fields_mut().clear();
-    }
+    /// What the store keeps of `self`.
+    fn entry(self) -> Self::Entry;
+    /// The object an entry stands for, as SCIM reads and rewrites it.
+    fn object(entry: &Self::Entry) -> Self;
+    fn upsert(state: &mut State, obj: Arc<Self::Entry>);
+    fn remove(state: &mut State, namespace: &str, name: &str);
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self::Entry>>;
+    fn clear(state: &mut State);
+}
+
+/// Drops managedFields, the largest part of most objects, which no reader of a cache needs.
+pub(crate) fn slim<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
 }
 
 #[derive(Default)]
@@ -163,26 +172,15 @@ pub(crate) struct State {
 }
 
 impl Cached for User {
+    type Entry = CachedUser;
     const SYNCED: u8 = 1;
-    /// Also the directory label and the last-request annotation. Every SCIM write of a User stamps
-    /// both afresh (`scim::write::stamp`) over the cached copy, and their readers (the audit
-    /// trail, the export) read the API server; kept, the label alone is a B-tree node (~0.5 KiB)
-    /// per cached User. Labels and annotations of other hands stay.
-    fn slim(&mut self) {
-        let meta = self.meta_mut();
-        meta.managed_fields = None;
-        let drop_key = |map: &mut Option<BTreeMap<String, String>>, key: &str| {
-            if let Some(entries) = map {
-                entries.remove(key);
-                if entries.is_empty() {
-                    *map = None;
-                }
-            }
-        };
-        drop_key(&mut meta.labels, labels::DIRECTORY);
-        drop_key(&mut meta.annotations, annotations::LAST_REQUEST);
+    fn entry(self) -> CachedUser {
+        CachedUser::from(self)
     }
-    fn upsert(state: &mut State, obj: Arc<Self>) {
+    fn object(entry: &CachedUser) -> User {
+        entry.to_user()
+    }
+    fn upsert(state: &mut State, obj: Arc<Self::Entry>) {
         state
             .namespaces
             .entry(obj.namespace().unwrap_or_default())
@@ -194,7 +192,7 @@ impl Cached for User {
             ns.remove_user(name);
         }
     }
-    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>> {
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self::Entry>> {
         state.namespaces.get(namespace)?.users.get(name)
     }
     fn clear(state: &mut State) {
@@ -206,8 +204,16 @@ impl Cached for User {
 }
 
 impl Cached for Group {
+    type Entry = Group;
+    fn entry(mut self) -> Group {
+        slim(&mut self);
+        self
+    }
+    fn object(entry: &Group) -> Group {
+        entry.clone()
+    }
     const SYNCED: u8 = 2;
-    fn upsert(state: &mut State, obj: Arc<Self>) {
+    fn upsert(state: &mut State, obj: Arc<Self::Entry>) {
         state
             .namespaces
             .entry(obj.namespace().unwrap_or_default())
@@ -219,7 +225,7 @@ impl Cached for Group {
             ns.remove_group(name);
         }
     }
-    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>> {
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self::Entry>> {
         state.namespaces.get(namespace)?.groups.get(name)
     }
     fn clear(state: &mut State) {
@@ -231,8 +237,16 @@ impl Cached for Group {
 }
 
 impl Cached for Directory {
+    type Entry = Directory;
+    fn entry(mut self) -> Directory {
+        slim(&mut self);
+        self
+    }
+    fn object(entry: &Directory) -> Directory {
+        entry.clone()
+    }
     const SYNCED: u8 = 4;
-    fn upsert(state: &mut State, obj: Arc<Self>) {
+    fn upsert(state: &mut State, obj: Arc<Self::Entry>) {
         state
             .directories
             .insert((obj.namespace().unwrap_or_default(), obj.name_any()), obj);
@@ -240,7 +254,7 @@ impl Cached for Directory {
     fn remove(state: &mut State, namespace: &str, name: &str) {
         state.directories.remove(&(namespace.to_string(), name.to_string()));
     }
-    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self>> {
+    fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self::Entry>> {
         state.directories.get(&(namespace.to_string(), name.to_string()))
     }
     fn clear(state: &mut State) {
@@ -290,7 +304,7 @@ impl Store {
     }
 
     /// One cached object by namespace and name.
-    pub(crate) fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+    pub(crate) fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<Arc<K::Entry>> {
         K::current(&self.state.read().expect("store lock"), namespace, name).cloned()
     }
 
@@ -317,9 +331,8 @@ impl Store {
     }
 
     /// Records an object this process just wrote, unless the cache already has a newer version.
-    pub(crate) fn record<K: Cached>(&self, mut obj: K) {
-        obj.slim();
-        self.applied(Arc::new(obj));
+    pub(crate) fn record<K: Cached>(&self, obj: K) {
+        self.applied::<K>(Arc::new(obj.entry()));
     }
 
     /// Forgets an object this process just deleted; `version` is its last known resourceVersion.
@@ -334,7 +347,7 @@ impl Store {
     }
 
     /// A watch event: `obj` was added or changed.
-    pub(crate) fn applied<K: Cached>(&self, obj: Arc<K>) {
+    pub(crate) fn applied<K: Cached>(&self, obj: Arc<K::Entry>) {
         let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
         let mut state = self.state.write().expect("store lock");
         let new = version(obj.as_ref());
@@ -354,13 +367,13 @@ impl Store {
     }
 
     /// A watch event: `obj` was deleted.
-    pub(crate) fn deleted<K: Cached>(&self, obj: &K) {
+    pub(crate) fn deleted<K: Cached>(&self, obj: &K::Entry) {
         let mut state = self.state.write().expect("store lock");
         K::remove(&mut state, &obj.namespace().unwrap_or_default(), &obj.name_any());
     }
 
     /// A watch (re)listed every object of a kind: they replace what the store held.
-    pub(crate) fn relisted<K: Cached>(&self, objects: impl IntoIterator<Item = Arc<K>>) {
+    pub(crate) fn relisted<K: Cached>(&self, objects: impl IntoIterator<Item = Arc<K::Entry>>) {
         {
             let mut state = self.state.write().expect("store lock");
             K::clear(&mut state);
@@ -380,17 +393,17 @@ impl Store {
     /// behind every later change. Tests use it to pin races between replicas.
     pub async fn snapshot(client: Client) -> kube::Result<Store> {
         let store = Store::default();
-        store.relist_once(Api::<User>::all(client.clone())).await?;
-        store.relist_once(Api::<Group>::all(client.clone())).await?;
-        store.relist_once(Api::<Directory>::all(client)).await?;
+        store.relist_once::<User>(Api::all(client.clone())).await?;
+        store.relist_once::<Group>(Api::all(client.clone())).await?;
+        store.relist_once::<Directory>(Api::all(client)).await?;
         Ok(store)
     }
 
     /// One list of a kind, slimmed as a watch would, replaces what the store held of it.
-    async fn relist_once<K: Cached>(&self, api: Api<K>) -> kube::Result<()> {
+    async fn relist_once<K: Cached>(&self, api: Api<K::Entry>) -> kube::Result<()> {
         let listed = api.list(&kube::api::ListParams::default()).await?;
-        self.relisted(listed.items.into_iter().map(|mut obj| {
-            obj.slim();
+        self.relisted::<K>(listed.items.into_iter().map(|mut obj| {
+            slim(&mut obj);
             Arc::new(obj)
         }));
         Ok(())
@@ -412,25 +425,25 @@ impl Store {
     /// process stops; watch errors are retried with backoff.
     pub async fn run(self, client: Client) {
         tokio::join!(
-            self.clone().watch(Api::<User>::all(client.clone())),
-            self.clone().watch(Api::<Group>::all(client.clone())),
-            self.clone().watch(Api::<Directory>::all(client)),
+            self.clone().watch::<User>(Api::all(client.clone())),
+            self.clone().watch::<Group>(Api::all(client.clone())),
+            self.clone().watch::<Directory>(Api::all(client)),
         );
     }
 
-    async fn watch<K: Cached>(self, api: Api<K>) {
+    async fn watch<K: Cached>(self, api: Api<K::Entry>) {
         let mut initial = Vec::new();
         let mut events = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
-            .modify(K::slim)
+            .modify(slim)
             .boxed();
         loop {
             match events.try_next().await {
-                Ok(Some(Event::Apply(obj))) => self.applied(Arc::new(obj)),
-                Ok(Some(Event::Delete(obj))) => self.deleted(&obj),
+                Ok(Some(Event::Apply(obj))) => self.applied::<K>(Arc::new(obj)),
+                Ok(Some(Event::Delete(obj))) => self.deleted::<K>(&obj),
                 Ok(Some(Event::Init)) => initial.clear(),
                 Ok(Some(Event::InitApply(obj))) => initial.push(Arc::new(obj)),
-                Ok(Some(Event::InitDone)) => self.relisted(std::mem::take(&mut initial)),
+                Ok(Some(Event::InitDone)) => self.relisted::<K>(std::mem::take(&mut initial)),
                 Ok(None) => return,
                 Err(err) => tracing::warn!(kind = %K::kind(&()), error = %err, "watch failed; retrying"),
             }
@@ -513,30 +526,10 @@ mod tests {
     }
 
     #[test]
-    fn cached_users_drop_what_every_write_stamps_again() {
-        let store = Store::default();
-        let mut u = user("u1", 1, "a@x.io", &[]);
-        u.metadata.labels = Some([(labels::DIRECTORY.into(), "entra".into())].into());
-        u.metadata.annotations = Some(
-            [
-                (annotations::LAST_MODIFIED.into(), "2026-12-02T10:00:00Z".into()),
-                (annotations::LAST_REQUEST.into(), "POST Users/u1 00ff".into()),
-                ("example.com/note".into(), "kept".into()),
-            ]
-            .into(),
-        );
-        store.record(u);
-        let cached = store.get::<User>("ns", "u1").expect("cached");
-        assert_eq!(cached.metadata.labels, None, "an empty map still holds a node");
-        let kept: Vec<&String> = cached.annotations().keys().collect();
-        assert_eq!(kept, ["example.com/note", annotations::LAST_MODIFIED]);
-    }
-
-    #[test]
     fn older_versions_never_replace_newer_ones() {
         let store = Store::default();
         store.record(user("u1", 10, "new@x.io", &[]));
-        store.applied(Arc::new(user("u1", 9, "old@x.io", &[])));
+        store.applied::<User>(Arc::new(user("u1", 9, "old@x.io", &[]).entry()));
         store.read("ns", |ns| assert_eq!(ns.users["u1"].spec.user_name, "new@x.io"));
     }
 
@@ -545,13 +538,13 @@ mod tests {
         let store = Store::default();
         store.record(user("u1", 5, "gone@x.io", &["g1"]));
         store.forget::<User>("ns", "u1", Some(6));
-        store.applied(Arc::new(user("u1", 6, "gone@x.io", &["g1"])));
+        store.applied::<User>(Arc::new(user("u1", 6, "gone@x.io", &["g1"]).entry()));
         store.read("ns", |ns| {
             assert!(ns.users.is_empty());
             assert_eq!(ns.member_count("g1"), 0);
         });
         // Recreated later (a higher version): visible again.
-        store.applied(Arc::new(user("u1", 7, "gone@x.io", &[])));
+        store.applied::<User>(Arc::new(user("u1", 7, "gone@x.io", &[]).entry()));
         store.read("ns", |ns| assert!(ns.users.contains_key("u1")));
     }
 
@@ -560,7 +553,7 @@ mod tests {
         let store = Store::default();
         store.record(user("u1", 1, "a@x.io", &[]));
         store.record(group("g1", 2, "G"));
-        store.relisted([Arc::new(user("u2", 3, "b@x.io", &[]))]);
+        store.relisted::<User>([Arc::new(user("u2", 3, "b@x.io", &[]).entry())]);
         store.read("ns", |ns| {
             assert_eq!(ns.users.keys().cloned().collect::<Vec<_>>(), ["u2"]);
             assert!(ns.user_by_name("a@x.io").is_none());

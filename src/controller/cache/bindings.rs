@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::RwLock;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use tokio::sync::watch;
 
-use crate::api::{RoleBinding, RoleBindingSpec, RoleBindingStatus, condition, labels};
+use crate::api::{RoleBinding, RoleBindingSpec, RoleBindingStatus, Transitions, hash_conditions, labels};
 
 /// What is kept of one cached RoleBinding.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,58 +25,25 @@ pub(crate) struct Record {
     /// See [`fingerprint`].
     pub fingerprint: u64,
     /// When each known condition last changed status, so a rewrite keeps the transition times.
-    transitions: Box<[Transition]>,
+    transitions: Transitions,
 }
-
-#[derive(Clone, Debug, PartialEq)]
-struct Transition {
-    type_: &'static str,
-    status: String,
-    since: Time,
-}
-
-/// The condition types a binding's status has.
-const CONDITION_TYPES: [&str; 2] = [condition::READY, condition::CONFLICT];
 
 impl Record {
     pub fn new(rb: &RoleBinding) -> Record {
-        let conditions = rb.status.iter().flat_map(|s| &s.conditions);
-        let transitions = conditions
-            .filter_map(|c| {
-                let type_ = CONDITION_TYPES.into_iter().find(|t| *t == c.type_)?;
-                Some(Transition {
-                    type_,
-                    status: c.status.clone(),
-                    since: c.last_transition_time.clone(),
-                })
-            })
-            .collect();
         Record {
             generation: rb.metadata.generation.unwrap_or_default(),
             user: rb.labels().get(labels::USER).map(|u| u.as_str().into()),
             managed: rb.labels().get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER),
             fingerprint: fingerprint(&rb.metadata, &rb.spec, rb.status.as_ref()),
-            transitions,
+            transitions: Transitions::of(rb.status.iter().flat_map(|s| &s.conditions)),
         }
     }
 
     /// The cached status as far as [`crate::controller::status::binding_status`] reads it as the
     /// previous one: each condition's type, status and transition time.
     pub fn previous_status(&self) -> RoleBindingStatus {
-        let conditions = self
-            .transitions
-            .iter()
-            .map(|t| Condition {
-                type_: t.type_.to_string(),
-                status: t.status.clone(),
-                last_transition_time: t.since.clone(),
-                reason: String::new(),
-                message: String::new(),
-                observed_generation: None,
-            })
-            .collect();
         RoleBindingStatus {
-            conditions,
+            conditions: self.transitions.previous(),
             ..Default::default()
         }
     }
@@ -101,9 +68,7 @@ pub(crate) fn fingerprint(meta: &ObjectMeta, spec: &RoleBindingSpec, status: Opt
         .for_each(|o| o.uid.hash(&mut hasher));
     if let Some(status) = status {
         (status.observed_generation, &status.source_groups, status.conflict).hash(&mut hasher);
-        for c in &status.conditions {
-            (&c.type_, &c.status, &c.reason, &c.message, c.observed_generation).hash(&mut hasher);
-        }
+        hash_conditions(&status.conditions, &mut hasher);
     }
     hasher.finish()
 }
@@ -252,8 +217,10 @@ impl BindingCache {
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
     use super::*;
-    use crate::api::Role;
+    use crate::api::{Role, condition};
 
     fn time(s: &str) -> Time {
         Time(s.parse().expect("timestamp"))

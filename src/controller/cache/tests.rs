@@ -2,7 +2,7 @@ use super::*;
 use crate::api::{GroupSpec, UserSpec};
 use futures::channel::mpsc::UnboundedReceiver;
 
-fn user(name: &str, groups: &[&str]) -> User {
+fn user(name: &str, groups: &[&str]) -> CachedUser {
     let mut user = User::new(
         name,
         UserSpec {
@@ -13,7 +13,7 @@ fn user(name: &str, groups: &[&str]) -> User {
     );
     user.metadata.namespace = Some("ns".into());
     user.metadata.generation = Some(1);
-    user
+    user.into()
 }
 
 fn group(name: &str) -> Group {
@@ -33,7 +33,7 @@ fn members(caches: &Caches, group: &str) -> Vec<String> {
     caches.store.read("ns", |n| n.members(group).cloned().collect())
 }
 
-fn drain(queue: &mut UnboundedReceiver<ObjectRef<User>>) -> Vec<String> {
+fn drain(queue: &mut UnboundedReceiver<ObjectRef<CachedUser>>) -> Vec<String> {
     let mut names = Vec::new();
     while let Ok(r) = queue.try_recv() {
         names.push(r.name);
@@ -74,7 +74,7 @@ fn native_binding(user: &str) -> RbacBinding {
     rb
 }
 
-fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<User>>) {
+fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<CachedUser>>) {
     let (caches, writers) = Caches::new(Default::default());
     let (tx, rx) = futures::channel::mpsc::unbounded();
     assert_eq!(caches.triggers.begin_term(tx), Term::Full);
@@ -152,7 +152,7 @@ fn a_term_won_back_resumes_with_the_users_not_reconciled_since() {
     let (caches, _w, mut queue) = leading();
     let triggers = &caches.triggers;
     triggers.full_pass_done();
-    let key = |name: &str| ObjectRef::<User>::new(name).within("ns");
+    let key = |name: &str| ObjectRef::<CachedUser>::new(name).within("ns");
     for name in ["alice", "bob", "carol"] {
         triggers.user("ns", name);
     }
