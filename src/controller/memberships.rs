@@ -19,7 +19,6 @@ use crate::watch::CachedUser;
 /// groups missing from the (synced) cache, which is rare; writes only when one is really gone.
 pub(crate) async fn purge_deleted_groups(ctx: &Context, user: &CachedUser, ns: &str) -> Result<()> {
     let unseen: Vec<&String> = user
-        .spec
         .groups
         .iter()
         .filter(|g| ctx.caches.groups.get(&ObjectRef::new(g).within(ns)).is_none())
@@ -33,7 +32,7 @@ pub(crate) async fn purge_deleted_groups(ctx: &Context, user: &CachedUser, ns: &
     if gone.is_empty() {
         return Ok(());
     }
-    let kept: Vec<&String> = user.spec.groups.iter().filter(|g| !gone.contains(g.as_str())).collect();
+    let kept: Vec<&String> = user.groups.iter().filter(|g| !gone.contains(g.as_str())).collect();
     // Conditional on the version planned from: a newer version is reconciled on its own.
     let patch = serde_json::json!({
         "metadata": {"resourceVersion": user.resource_version()},

@@ -17,9 +17,7 @@ use super::apply::{managed_labels, metadata_matches};
 use super::metrics::NamespaceLabels;
 use super::status::{DirectoryCounts, Standing, directory_status, group_status, token_condition, workspace_status};
 use super::{Context, Result, native};
-use crate::api::{
-    Directory, Group, RoleBinding, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason,
-};
+use crate::api::{Directory, Group, RoleBinding, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason};
 use crate::rules::{GroupIndex, NamespacePlan, PlanSettings, WorkspaceSummary, plan_namespace};
 use crate::watch::CachedUser;
 
@@ -48,13 +46,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
         .caches
         .users
         .state_filter(|u| in_ns(u) && u.metadata.deletion_timestamp.is_none());
-    let plan = plan_namespace(
-        &index,
-        users
-            .iter()
-            .filter_map(|u| Some((u.metadata.name.as_deref()?, &u.spec))),
-        settings.as_ref(),
-    );
+    let plan = plan_namespace(&index, users.iter().map(|u| u.plan_input()), settings.as_ref());
 
     apply_workspaces(ctx, ns, directory, &plan, &now).await?;
     // Retain, the default, deletes nothing.
@@ -192,9 +184,12 @@ async fn write_groups(
 async fn delete_bindings_of_gone_users(ctx: &Context, ns: &str) -> Result<u32> {
     let bindings = ctx.caches.bindings.managed_in(ns);
     for (name, user) in &bindings {
-        let exists = user
-            .as_ref()
-            .is_some_and(|u| ctx.caches.users.get(&ObjectRef::<CachedUser>::new(u).within(ns)).is_some());
+        let exists = user.as_ref().is_some_and(|u| {
+            ctx.caches
+                .users
+                .get(&ObjectRef::<CachedUser>::new(u).within(ns))
+                .is_some()
+        });
         if !exists {
             ctx.writer.delete::<RoleBinding>(ns, name).await?;
         }

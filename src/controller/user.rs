@@ -15,8 +15,8 @@ use super::cache::{CachedBinding, fingerprint};
 use super::status::{binding_status, user_conflict_message, user_status};
 use super::{Context, Error, Result, memberships, native};
 use crate::api::{ConflictPolicy, RoleBinding, User, labels, reason};
+use crate::rules::{GroupInfo, PlanSettings, UserPlan, plan_user};
 use crate::watch::CachedUser;
-use crate::rules::{GroupInfo, PlanSettings, UserInput, UserPlan, plan_user};
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
 pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<Action> {
@@ -34,7 +34,6 @@ pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Resul
 
     // Only this user's groups are parsed: planning one user never walks the whole directory.
     let infos: HashMap<&str, GroupInfo> = user
-        .spec
         .groups
         .iter()
         .filter_map(|g| {
@@ -42,11 +41,7 @@ pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Resul
             Some((g.as_str(), GroupInfo::from(&group.spec)))
         })
         .collect();
-    let plan = plan_user(
-        &UserInput::from_spec(&id, &user.spec),
-        |g| infos.get(g),
-        settings.as_ref(),
-    );
+    let plan = plan_user(&user.plan_input(), |g| infos.get(g), settings.as_ref());
     let now = Time(jiff::Timestamp::now());
 
     let desired = apply_bindings(&ctx, &user, &ns, dir_name.as_deref(), &plan, policy, &now).await?;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use super::groups::GroupIndex;
 use super::plan::{PlanSettings, UserInput, plan_user};
 use super::workspace::{PlannedWorkspace, WorkspaceSummary, plan_workspaces, workspace_summaries};
-use crate::api::UserSpec;
 
 /// What one namespace's pass writes for its Workspaces and Groups.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,18 +45,18 @@ impl NamespacePlan {
     }
 }
 
-/// Plans a namespace from its groups and its users (id, spec), with the settings of its active
+/// Plans a namespace from its groups and its users, with the settings of its active
 /// Directory (`None`: no active Directory). Each user's plan is the same pure function the user
 /// reconcile applies; plans are tallied as they are made, so memory is O(workspaces), not O(users).
 pub fn plan_namespace<'a>(
     groups: &GroupIndex,
-    users: impl IntoIterator<Item = (&'a str, &'a UserSpec)>,
+    users: impl IntoIterator<Item = UserInput<'a>>,
     settings: Option<&PlanSettings>,
 ) -> NamespacePlan {
     let workspaces = plan_workspaces(groups.iter());
     let plans = users
         .into_iter()
-        .map(|(id, spec)| plan_user(&UserInput::from_spec(id, spec), |g| groups.get(g), settings));
+        .map(|user| plan_user(&user, |g| groups.get(g), settings));
     let summaries = workspace_summaries(&workspaces, plans);
     let mut rivals: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for conflict in workspaces.values().flat_map(|ws| &ws.group_conflicts) {
@@ -76,7 +75,7 @@ pub fn plan_namespace<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::GroupSpec;
+    use crate::api::{GroupSpec, UserSpec};
 
     fn index(groups: &[(&str, &str)]) -> GroupIndex {
         let specs: Vec<(&str, GroupSpec)> = groups
@@ -120,7 +119,7 @@ mod tests {
         ];
         let plan = plan_namespace(
             &groups,
-            users.iter().map(|(id, spec)| (*id, spec)),
+            users.iter().map(|(id, spec)| UserInput::from_spec(id, spec)),
             Some(&PlanSettings::default()),
         );
         let names: Vec<&str> = plan.workspaces.keys().map(String::as_str).collect();
@@ -144,7 +143,7 @@ mod tests {
     fn without_a_directory_workspaces_are_planned_but_nobody_is_bound() {
         let groups = index(&[("g1", "ws-Sales-role-admin")]);
         let alice = user("alice", &["g1"]);
-        let plan = plan_namespace(&groups, [("u1", &alice)], None);
+        let plan = plan_namespace(&groups, [UserInput::from_spec("u1", &alice)], None);
         assert!(plan.workspaces.contains_key("sales"));
         assert_eq!(plan.summary("sales"), WorkspaceSummary::default());
         assert_eq!(plan.conflicts(), 0);

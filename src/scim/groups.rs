@@ -45,7 +45,7 @@ pub(super) fn render(group: &Group, members: Option<&[Arc<CachedUser>]>, base_ur
             .iter()
             .map(|user| Reference {
                 id: user.metadata.name.as_deref().unwrap_or_default(),
-                display: user.spec.display_name.as_deref().or(Some(&user.spec.user_name)),
+                display: user.display_name.as_deref().or(Some(&user.user_name)),
             })
             .collect()
     });
@@ -98,8 +98,9 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
         })
     });
     let base_url = auth.base_url.clone();
-    let render =
-        move |(group, members): &(Arc<Group>, Option<Vec<Arc<CachedUser>>>)| render(group, members.as_deref(), &base_url);
+    let render = move |(group, members): &(Arc<Group>, Option<Vec<Arc<CachedUser>>>)| {
+        render(group, members.as_deref(), &base_url)
+    };
     request.respond_taken(taken, render, &GROUP_RESOURCE).await
 }
 
@@ -123,7 +124,7 @@ fn indexed_candidates<'a>(ns: &'a Namespace, filter: &Filter) -> Option<Vec<&'a 
             ("members", Some(sub)) if sub == "value" => Some(
                 ns.users
                     .get(value)
-                    .map(|u| u.spec.groups.iter().filter_map(|g| ns.groups.get(g)).collect())
+                    .map(|u| u.groups.iter().filter_map(|g| ns.groups.get(g)).collect())
                     .unwrap_or_default(),
             ),
             _ => None,
@@ -526,7 +527,7 @@ async fn patch_members(
             ns.users
                 .get(user)
                 // Not a binary search: a list edited by other hands may be out of order.
-                .is_some_and(|u| u.spec.groups.iter().any(|g| g == id))
+                .is_some_and(|u| u.groups.iter().any(|g| g == id))
         })
     });
     check_members_exist(state, &auth.namespace, &added.iter().cloned().collect()).await?;

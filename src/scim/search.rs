@@ -31,7 +31,7 @@ pub async fn root(auth: Authorized, State(state): State<AppState>, ScimJson(body
             Some(_) => ns
                 .users
                 .values()
-                .map(|u| (u.clone(), users::groups_of(ns, &u.spec.groups)))
+                .map(|u| (u.clone(), users::groups_of(ns, &u.groups)))
                 .collect(),
             None => Vec::new(),
         };
@@ -52,7 +52,7 @@ pub async fn root(auth: Authorized, State(state): State<AppState>, ScimJson(body
             matched.extend(
                 users
                     .iter()
-                    .map(|(u, groups)| users::render(&**u, &u.spec, groups, &base_url))
+                    .map(|(u, groups)| users::render(&**u, &u.spec(), groups, &base_url))
                     .filter(|r| request.matches(r, &USER_RESOURCE)),
             );
         }

@@ -63,11 +63,13 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
     let request = ListRequest::parse(query, &USER_RESOURCE, state.config.max_results)?;
     let taken = state.store.read(&auth.namespace, |ns| {
         let indexed = |filter: &Filter| indexed_candidates(ns, filter);
-        request.take(ns.users.values(), indexed, |user| (user.clone(), groups_of(ns, &user.spec.groups)))
+        request.take(ns.users.values(), indexed, |user| {
+            (user.clone(), groups_of(ns, &user.groups))
+        })
     });
     let base_url = auth.base_url.clone();
     let render =
-        move |(user, groups): &(Arc<CachedUser>, Vec<Arc<Group>>)| render(&**user, &user.spec, groups, &base_url);
+        move |(user, groups): &(Arc<CachedUser>, Vec<Arc<Group>>)| render(&**user, &user.spec(), groups, &base_url);
     request.respond_taken(taken, render, &USER_RESOURCE).await
 }
 

@@ -69,12 +69,11 @@ impl Namespace {
     fn insert_user(&mut self, user: Arc<CachedUser>) {
         let id = user.name_any();
         self.remove_user(&id);
-        self.user_by_name
-            .insert(fold_user_name(&user.spec.user_name), id.clone());
-        if let Some(ext) = &user.spec.external_id {
+        self.user_by_name.insert(fold_user_name(&user.user_name), id.clone());
+        if let Some(ext) = &user.external_id {
             self.user_by_external_id.insert((ext.clone(), id.clone()));
         }
-        for group in &user.spec.groups {
+        for group in &user.groups {
             self.members.entry(group.clone()).or_default().insert(id.clone());
         }
         self.users.insert(id, user);
@@ -82,14 +81,14 @@ impl Namespace {
 
     fn remove_user(&mut self, id: &str) -> Option<Arc<CachedUser>> {
         let user = self.users.remove(id)?;
-        let key = fold_user_name(&user.spec.user_name);
+        let key = fold_user_name(&user.user_name);
         if self.user_by_name.get(&key).is_some_and(|v| v == id) {
             self.user_by_name.remove(&key);
         }
-        if let Some(ext) = &user.spec.external_id {
+        if let Some(ext) = &user.external_id {
             self.user_by_external_id.remove(&(ext.clone(), id.to_string()));
         }
-        for group in &user.spec.groups {
+        for group in &user.groups {
             remove_from_set(&mut self.members, group, id);
         }
         Some(user)
@@ -145,7 +144,13 @@ pub(crate) trait Cached:
 {
     /// What the store keeps of an object. It decodes from the API server's JSON like the object,
     /// so a watch of it compacts each object as it arrives.
-    type Entry: Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug;
+    type Entry: Resource<DynamicType = ()>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug;
     /// This kind's bit in [`Store`]'s sync mask.
     const SYNCED: u8;
     /// What the store keeps of `self`.
@@ -530,7 +535,7 @@ mod tests {
         let store = Store::default();
         store.record(user("u1", 10, "new@x.io", &[]));
         store.applied::<User>(Arc::new(user("u1", 9, "old@x.io", &[]).entry()));
-        store.read("ns", |ns| assert_eq!(ns.users["u1"].spec.user_name, "new@x.io"));
+        store.read("ns", |ns| assert_eq!(ns.users["u1"].user_name, "new@x.io"));
     }
 
     #[test]
