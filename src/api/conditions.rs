@@ -118,29 +118,34 @@ pub fn hash_conditions(conditions: &[Condition], state: &mut impl std::hash::Has
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transitions(Box<[Transition]>);
 
+/// One condition's transition, in 24 bytes: its type and status as indexes into the ones this
+/// operator writes.
 #[derive(Clone, Debug, PartialEq)]
 struct Transition {
-    type_: &'static str,
-    status: &'static str,
     since: Time,
+    type_: u8,
+    status: u8,
 }
+
+/// The condition types and statuses a [`Transition`] can hold.
+const TYPES: [&str; 4] = [
+    condition::READY,
+    condition::CONFLICT,
+    condition::STALLED,
+    condition::RECONCILING,
+];
+const STATUSES: [&str; 3] = ["True", "False", "Unknown"];
 
 impl Transitions {
     /// The transitions of `conditions`, of the types this operator writes; others (added by
     /// hand) are never read back.
     pub fn of<'a>(conditions: impl IntoIterator<Item = &'a Condition>) -> Transitions {
-        const TYPES: [&str; 4] = [
-            condition::READY,
-            condition::CONFLICT,
-            condition::STALLED,
-            condition::RECONCILING,
-        ];
-        const STATUSES: [&str; 3] = ["True", "False", "Unknown"];
+        let index = |all: &[&str], value: &str| all.iter().position(|v| *v == value).map(|i| i as u8);
         let kept = conditions.into_iter().filter_map(|c| {
             Some(Transition {
-                type_: TYPES.into_iter().find(|t| *t == c.type_)?,
-                status: STATUSES.into_iter().find(|s| *s == c.status)?,
                 since: c.last_transition_time.clone(),
+                type_: index(&TYPES, &c.type_)?,
+                status: index(&STATUSES, &c.status)?,
             })
         });
         Transitions(kept.collect())
@@ -152,13 +157,47 @@ impl Transitions {
         self.0
             .iter()
             .map(|t| Condition {
-                type_: t.type_.to_string(),
-                status: t.status.to_string(),
+                type_: TYPES[usize::from(t.type_)].to_string(),
+                status: STATUSES[usize::from(t.status)].to_string(),
                 last_transition_time: t.since.clone(),
                 reason: String::new(),
                 message: String::new(),
                 observed_generation: None,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_keep_what_set_condition_reads_in_24_bytes_each() {
+        let condition = |type_: &str, status: &str, since: &str| Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: "Why".into(),
+            message: "what".into(),
+            observed_generation: Some(3),
+            last_transition_time: Time(since.parse().expect("timestamp")),
+        };
+        let kept = [
+            condition(condition::READY, "True", "2026-12-01T09:00:00Z"),
+            condition(condition::RECONCILING, "Unknown", "2026-12-01T10:00:00Z"),
+        ];
+        let by_hand = condition("example.com/Custom", "True", "2026-12-01T11:00:00Z");
+        let odd = condition(condition::CONFLICT, "Maybe", "2026-12-01T12:00:00Z");
+        let previous = Transitions::of(kept.iter().chain([&by_hand, &odd])).previous();
+        let seen: Vec<_> = previous
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), &c.last_transition_time))
+            .collect();
+        let expected: Vec<_> = kept
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), &c.last_transition_time))
+            .collect();
+        assert_eq!(seen, expected, "other types and statuses are not kept");
+        assert!(std::mem::size_of::<Transition>() <= 24);
     }
 }

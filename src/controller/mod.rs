@@ -7,7 +7,8 @@
 //!    native bindings, and fires triggers: a User spec change re-plans that user; a
 //!    Group change re-plans only its members; a Directory change re-plans its namespace's users;
 //!    any change marks its namespace for a (coalesced) namespace pass. RoleBindings, the largest
-//!    kind, are cached as compact records of what the user reconcile compares.
+//!    kind, are cached as compact records of what the user reconcile compares; Users as
+//!    [`crate::watch::CachedUser`]s, compact too.
 //! 2. **plan** ([`crate::rules`], pure): a user's state, organisation role and workspace roles
 //!    with conflicts resolved by the directory's policy; the workspaces fed by the groups.
 //! 3. **apply** (`apply`): server-side apply with field manager `scim-operator`, only where the

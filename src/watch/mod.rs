@@ -6,7 +6,8 @@
 //! One [`Store`] per process holds every User, Group and Directory once. With a controller in the
 //! process, the controller's watches feed it (the very `Arc`s its reflectors hold, so 50,000 Users
 //! are decoded and kept once); without one, [`Store::run`] runs watches of its own. Users are
-//! kept as [`CachedUser`]s: metadata and spec, and a digest of the status.
+//! kept as compact [`CachedUser`]s: the fields every reader scans, decoded; the rest of the spec
+//! as JSON; a digest of the status.
 
 mod store;
 mod user;

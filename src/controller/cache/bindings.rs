@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
@@ -18,8 +18,9 @@ use crate::api::{RoleBinding, RoleBindingSpec, RoleBindingStatus, Transitions, h
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Record {
     pub generation: i64,
-    /// The `scim-operator.io/user` label.
-    pub user: Option<Box<str>>,
+    /// The `scim-operator.io/user` label; once cached, the one string of the user's key in
+    /// its namespace's `by_user` index.
+    pub user: Option<Arc<str>>,
     /// Labelled `app.kubernetes.io/managed-by: scim-operator`.
     pub managed: bool,
     /// See [`fingerprint`].
@@ -73,22 +74,33 @@ pub(crate) fn fingerprint(meta: &ObjectMeta, spec: &RoleBindingSpec, status: Opt
     hasher.finish()
 }
 
-/// The bindings of one namespace.
+/// The bindings of one namespace. A binding's name and its user's id are each stored once and
+/// shared by the records and the index (two bindings per user make these strings add up).
 #[derive(Debug, Default)]
 struct Namespace {
-    records: HashMap<Box<str>, Record>,
+    records: HashMap<Arc<str>, Record>,
     /// User → its bindings (by the user label), for the user reconcile's prune.
-    by_user: HashMap<Box<str>, Vec<Box<str>>>,
+    by_user: HashMap<Arc<str>, Vec<Arc<str>>>,
 }
 
 impl Namespace {
-    fn insert(&mut self, name: &str, record: Record) {
+    fn insert(&mut self, name: &str, mut record: Record) {
+        // The strings already held, if any.
+        let name: Arc<str> = match self.records.get_key_value(name) {
+            Some((held, _)) => held.clone(),
+            None => name.into(),
+        };
+        if let Some(user) = &mut record.user
+            && let Some((held, _)) = self.by_user.get_key_value(user)
+        {
+            *user = held.clone();
+        }
         let user = record.user.clone();
-        let old_user = self.records.insert(name.into(), record).and_then(|r| r.user);
+        let old_user = self.records.insert(name.clone(), record).and_then(|r| r.user);
         if old_user != user {
-            self.unlink(name, old_user.as_deref());
+            self.unlink(&name, old_user.as_deref());
             if let Some(user) = user {
-                self.by_user.entry(user).or_default().push(name.into());
+                self.by_user.entry(user).or_default().push(name);
             }
         }
     }
@@ -383,5 +395,28 @@ mod tests {
         cache.apply(&sales);
         assert_eq!(cache.of_user("ns", "alice"), ["alice.org"]);
         assert_eq!(cache.of_user("ns", "bob"), ["alice.sales"]);
+    }
+
+    #[test]
+    fn names_and_users_are_stored_once() {
+        let cache = BindingCache::default();
+        let mut org = desired();
+        org.metadata.name = Some("alice.org".into());
+        for rb in [&desired(), &org, &desired()] {
+            cache.apply(rb);
+        }
+        let inner = cache.inner.read().unwrap();
+        let ns = &inner.live["ns"];
+        let (user, names) = ns.by_user.get_key_value("alice").expect("indexed");
+        for name in names {
+            let (key, record) = ns.records.get_key_value(name).expect("recorded");
+            assert!(
+                Arc::ptr_eq(key, name),
+                "{name}: one string for the record and the index"
+            );
+            let held = record.user.as_ref().expect("labelled");
+            assert!(Arc::ptr_eq(held, user), "{name}: one string for the user");
+        }
+        assert_eq!(names.len(), 2, "applied again, not indexed twice");
     }
 }
