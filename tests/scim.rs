@@ -576,6 +576,12 @@ async fn etags_and_preconditions() {
         etag,
         "a write changes the version"
     );
+    // What the cache serves right after the write, by id and in a list, is the written
+    // object's `meta` (its version, and lastModified, which the cache keeps apart).
+    let by_id = scim.get(&format!("/Users/{id}")).await;
+    let listed = scim.filter("/Users", r#"userName eq "etag@x.io""#, "").await;
+    assert_eq!(by_id.body["meta"], ok.body["meta"]);
+    assert_eq!(listed.body["Resources"][0]["meta"], ok.body["meta"]);
     let stale = scim
         .send(
             reqwest::Method::PATCH,

@@ -576,7 +576,8 @@ async fn a_member_removed_from_a_hand_edited_group_list_loses_the_membership() {
 
 /// The cache keeps neither the directory label nor the last-request annotation of a User (every
 /// SCIM write stamps them afresh; kept, they cost ~0.6 KiB per cached user), yet an update
-/// stores both again, and keeps the labels and annotations other hands set.
+/// stores both again, and keeps the labels and annotations other hands set. The last-modified
+/// annotation, kept apart in the cache, is served as `meta.lastModified`.
 #[tokio::test]
 async fn an_update_stamps_its_own_metadata_again_and_keeps_other_hands() {
     let (client, namespace, scim, _) = two_replicas("restamp").await;
@@ -588,9 +589,14 @@ async fn an_update_stamps_its_own_metadata_again_and_keeps_other_hands() {
     );
     let hand = json!({"metadata": {
         "labels": {"example.com/team": "blue"},
-        "annotations": {"example.com/note": "kept"},
+        "annotations": {"example.com/note": "kept", annotations::LAST_MODIFIED: "2099-01-01T00:00:00Z"},
     }});
     hand_edit(&client, &namespace, &scim, &id, &hand).await;
+    let by_id = scim.get(&format!("/Users/{id}")).await;
+    let listed = scim.filter("/Users", r#"userName eq "stamped@x.io""#, "").await;
+    for meta in [&by_id.body["meta"], &listed.body["Resources"][0]["meta"]] {
+        assert_eq!(meta["lastModified"], "2099-01-01T00:00:00Z", "{meta:?}");
+    }
 
     let rename = json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "replace", "path": "displayName", "value": "Stamped Again"}]});

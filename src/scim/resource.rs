@@ -8,7 +8,7 @@ use super::error::{ScimError, ScimResult};
 use super::filter::{AttrPath, Filter, parse_patch_path};
 use super::schema::{ENTERPRISE_USER_SCHEMA_ID, GROUP_SCHEMA_ID, ResourceType, Returned, USER_SCHEMA_ID};
 use crate::api::annotations::LAST_MODIFIED;
-use crate::api::{Group, GroupSpec, UserSpec};
+use crate::api::{Group, GroupSpec, User, UserSpec};
 
 /// The current time as SCIM and Kubernetes write it (RFC 3339, UTC).
 pub fn now() -> String {
@@ -46,9 +46,8 @@ pub fn etag(obj: &impl ResourceExt) -> String {
 }
 
 /// A User as SCIM JSON. `groups` are the groups it belongs to, resolved by the caller.
-pub fn user_to_scim(user: &impl ResourceExt, spec: &UserSpec, base_url: &str, groups: &[Reference<'_>]) -> Value {
-    let display_name = fallback_display_name(spec);
-    let mut spec = serde_json::to_value(spec).expect("UserSpec serialises");
+pub fn user_to_scim(user: &User, base_url: &str, groups: &[Reference<'_>]) -> Value {
+    let mut spec = serde_json::to_value(&user.spec).expect("UserSpec serialises");
     let fields = spec.as_object_mut().expect("UserSpec is an object");
     fields.remove("groups");
     let mut schemas = vec![USER_SCHEMA_ID];
@@ -57,7 +56,7 @@ pub fn user_to_scim(user: &impl ResourceExt, spec: &UserSpec, base_url: &str, gr
         fields.insert(ENTERPRISE_USER_SCHEMA_ID.into(), enterprise);
     }
     if !fields.contains_key("displayName")
-        && let Some(name) = display_name
+        && let Some(name) = fallback_display_name(&user.spec)
     {
         fields.insert("displayName".into(), name.into());
     }

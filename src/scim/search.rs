@@ -52,7 +52,7 @@ pub async fn root(auth: Authorized, State(state): State<AppState>, ScimJson(body
             matched.extend(
                 users
                     .iter()
-                    .map(|(u, groups)| users::render(&**u, &u.spec(), groups, &base_url))
+                    .map(|(u, groups)| users::render(&u.to_user(), groups, &base_url))
                     .filter(|r| request.matches(r, &USER_RESOURCE)),
             );
         }

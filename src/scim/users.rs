@@ -26,9 +26,8 @@ pub(super) fn groups_of(ns: &Namespace, ids: &[String]) -> Vec<Arc<Group>> {
     ids.iter().filter_map(|id| ns.groups.get(id).cloned()).collect()
 }
 
-/// A User (its metadata, with `spec`) as SCIM JSON, with the groups it belongs to (see
-/// [`groups_of`]).
-pub(super) fn render(user: &impl ResourceExt, spec: &UserSpec, groups: &[Arc<Group>], base_url: &str) -> Value {
+/// A User as SCIM JSON, with the groups it belongs to (see [`groups_of`]).
+pub(super) fn render(user: &User, groups: &[Arc<Group>], base_url: &str) -> Value {
     let groups: Vec<Reference<'_>> = groups
         .iter()
         .map(|g| Reference {
@@ -36,7 +35,7 @@ pub(super) fn render(user: &impl ResourceExt, spec: &UserSpec, groups: &[Arc<Gro
             display: Some(&g.spec.display_name),
         })
         .collect();
-    user_to_scim(user, spec, base_url, &groups)
+    user_to_scim(user, base_url, &groups)
 }
 
 fn conflict(user_name: &str) -> ScimError {
@@ -68,8 +67,7 @@ async fn respond_list(state: &AppState, auth: &Authorized, query: &list::Query) 
         })
     });
     let base_url = auth.base_url.clone();
-    let render =
-        move |(user, groups): &(Arc<CachedUser>, Vec<Arc<Group>>)| render(&**user, &user.spec(), groups, &base_url);
+    let render = move |(user, groups): &(Arc<CachedUser>, Vec<Arc<Group>>)| render(&user.to_user(), groups, &base_url);
     request.respond_taken(taken, render, &USER_RESOURCE).await
 }
 
@@ -102,7 +100,7 @@ fn respond(
     selection: Option<&Selection>,
 ) -> Response {
     let groups = state.store.read(&auth.namespace, |ns| groups_of(ns, &user.spec.groups));
-    let mut body = render(user, &user.spec, &groups, &auth.base_url);
+    let mut body = render(user, &groups, &auth.base_url);
     if let Some(selection) = selection {
         selection.apply(&mut body, &USER_RESOURCE);
     }
@@ -213,7 +211,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> ScimResult<Response> {
     let user = update(&state, &auth, &id, precondition.as_ref(), |current| {
-        let scim = user_to_scim(current, &current.spec, &auth.base_url, &[]);
+        let scim = user_to_scim(current, &auth.base_url, &[]);
         let patched = patch::apply_patch(&scim, &USER_RESOURCE, &body)
             .map_err(|e| ScimError::bad_request(e.scim_type(), e.to_string()))?;
         user_from_scim(patched)

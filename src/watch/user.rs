@@ -38,6 +38,9 @@ pub struct CachedUser {
     pub groups: Vec<String>,
     /// The other fields of the spec, as JSON; `None` when there are none.
     rest: Option<Box<str>>,
+    /// The `scim-operator.io/last-modified` annotation, kept out of the annotations: alone in
+    /// them it is a 0.6 KiB B-tree node.
+    last_modified: Option<Box<str>>,
     /// `None` while the User has no status.
     pub status: Option<StatusDigest>,
 }
@@ -59,11 +62,16 @@ impl CachedUser {
         spec
     }
 
-    /// The User as SCIM reads and rewrites it: metadata and spec, no status (a write of the User
-    /// never carries one: it has a status subresource).
+    /// The User as SCIM renders and rewrites it: metadata and spec, no status (a write of the
+    /// User never carries one: it has a status subresource).
     pub fn to_user(&self) -> User {
+        let mut metadata = self.metadata.clone();
+        if let Some(modified) = &self.last_modified {
+            let annotations = metadata.annotations.get_or_insert_default();
+            annotations.insert(annotations::LAST_MODIFIED.into(), modified.to_string());
+        }
         User {
-            metadata: self.metadata.clone(),
+            metadata,
             spec: self.spec(),
             status: None,
         }
@@ -95,16 +103,17 @@ impl From<User> for CachedUser {
             status,
         } = user;
         metadata.managed_fields = None;
-        let drop_key = |map: &mut Option<BTreeMap<String, String>>, key: &str| {
-            if let Some(entries) = map {
-                entries.remove(key);
-                if entries.is_empty() {
-                    *map = None;
-                }
+        let take_key = |map: &mut Option<BTreeMap<String, String>>, key: &str| {
+            let entries = map.as_mut()?;
+            let value = entries.remove(key);
+            if entries.is_empty() {
+                *map = None;
             }
+            value
         };
-        drop_key(&mut metadata.labels, labels::DIRECTORY);
-        drop_key(&mut metadata.annotations, annotations::LAST_REQUEST);
+        take_key(&mut metadata.labels, labels::DIRECTORY);
+        take_key(&mut metadata.annotations, annotations::LAST_REQUEST);
+        let last_modified = take_key(&mut metadata.annotations, annotations::LAST_MODIFIED);
         let user_name = std::mem::take(&mut spec.user_name);
         let external_id = spec.external_id.take();
         let display_name = spec.display_name.take();
@@ -128,6 +137,7 @@ impl From<User> for CachedUser {
             roles,
             groups,
             rest,
+            last_modified: last_modified.map(String::into_boxed_str),
             status: status.as_ref().map(StatusDigest::of),
         }
     }
@@ -338,10 +348,25 @@ mod tests {
         let cached: CachedUser = serde_json::from_value(json).expect("a User decodes as a CachedUser");
         assert_eq!(cached.metadata.labels, None, "an empty map still holds a node");
         let kept: Vec<&String> = cached.metadata.annotations.iter().flatten().map(|(k, _)| k).collect();
-        assert_eq!(kept, ["example.com/note", annotations::LAST_MODIFIED]);
+        assert_eq!(kept, ["example.com/note"], "last-modified is kept apart");
         assert!(cached.status.as_ref().is_some_and(|d| d.matches(&status())));
-        assert_eq!(cached.to_user().status, None);
-        assert_eq!(cached.to_user().spec, user.spec);
+        let back = cached.to_user();
+        assert_eq!(back.status, None);
+        assert_eq!(back.spec, user.spec);
+        let back: Vec<(&String, &String)> = back.metadata.annotations.iter().flatten().collect();
+        let modified = (
+            &annotations::LAST_MODIFIED.to_string(),
+            &"2026-12-02T10:00:00Z".to_string(),
+        );
+        assert_eq!(back, [(&"example.com/note".to_string(), &"kept".to_string()), modified]);
+        let alone = CachedUser::from(User {
+            metadata: ObjectMeta {
+                annotations: Some([(annotations::LAST_MODIFIED.into(), "2026-12-02T10:00:00Z".into())].into()),
+                ..Default::default()
+            },
+            ..user
+        });
+        assert_eq!(alone.metadata.annotations, None, "an empty map still holds a node");
     }
 
     #[test]
