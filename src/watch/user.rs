@@ -7,7 +7,9 @@
 //! memberships), a group's member list (displayName) and the planner (userName, active, emails,
 //! roles, groups) — stays decoded. The status is read by one reader, the controller's user
 //! reconcile, which asks "is the status I would write the stored one?" and needs the previous
-//! conditions' transition times: a [`StatusDigest`] answers both.
+//! conditions' transition times: a [`StatusDigest`] answers both. Metadata stays an
+//! `ObjectMeta` (kube's reflector reads it), but for what every SCIM write stamps again and the
+//! last-modified annotation, kept as one string.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
