@@ -5,6 +5,7 @@
 //! without a lock, for creates and renames alike.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -18,7 +19,7 @@ use super::resource::{etag, now};
 use super::trace;
 use crate::api::annotations::LAST_MODIFIED;
 use crate::api::{User, labels};
-use crate::watch::{Cached, Store};
+use crate::watch::{Cached, CachedUser, Store};
 
 /// How many times an update is retried after losing a race with another writer.
 const UPDATE_ATTEMPTS: usize = 10;
@@ -213,20 +214,22 @@ async fn set_one(w: Writer<'_>, namespace: &str, group: &str, user: &str, member
         return if member { Err(unknown_member(user)) } else { Ok(()) };
     }
     let api = Api::<User>::namespaced(w.client.clone(), namespace);
+    // Only the member list and the version are read: the cached record as it is, no decoding.
     for attempt in 0..UPDATE_ATTEMPTS {
-        let current = match attempt {
-            0 => match w.store.read(namespace, |ns| ns.users.get(user).cloned()) {
-                Some(u) => Some(u.to_user()),
-                None => api.get_opt(user).await?,
-            },
-            _ => api.get_opt(user).await?,
+        let cached = match attempt {
+            0 => w.store.read(namespace, |ns| ns.users.get(user).cloned()),
+            _ => None,
+        };
+        let current = match cached {
+            Some(u) => Some(u),
+            None => api.get_opt(user).await?.map(|u| Arc::new(CachedUser::from(u))),
         };
         let Some(current) = current.filter(|u| u.meta().deletion_timestamp.is_none()) else {
             return if member { Err(unknown_member(user)) } else { Ok(()) };
         };
         // Sorted and unique as SCIM writes it; an edit by other hands (kubectl, GitOps) may have
         // left it otherwise, and a search of an unsorted list could miss a membership to remove.
-        let mut groups = current.spec.groups.clone();
+        let mut groups = current.groups.clone();
         groups.sort_unstable();
         groups.dedup();
         match (groups.binary_search_by(|g| g.as_str().cmp(group)), member) {
