@@ -183,7 +183,11 @@ fn refused_member(state: &AppState, namespace: &str, id: &str) -> ScimError {
 /// server before it is refused: a 400 is permanent for Entra.
 async fn check_members_exist(state: &AppState, namespace: &str, members: &BTreeSet<String>) -> ScimResult<()> {
     let unseen: Vec<String> = state.store.read(namespace, |ns| {
-        members.iter().filter(|m| !ns.users.contains_key(*m)).cloned().collect()
+        members
+            .iter()
+            .filter(|m| !ns.users.contains_key(m.as_str()))
+            .cloned()
+            .collect()
     });
     let api = Api::<User>::namespaced(state.client.clone(), namespace);
     for id in unseen {
@@ -252,7 +256,7 @@ pub async fn create(auth: Authorized, State(state): State<AppState>, ScimJson(bo
         // Exactly the request's members, also when continuing an earlier attempt.
         let current: BTreeSet<String> = state
             .store
-            .read(&auth.namespace, |ns| ns.members(&id).cloned().collect());
+            .read(&auth.namespace, |ns| ns.members(&id).map(String::from).collect());
         let added: Vec<String> = members.difference(&current).cloned().collect();
         let removed: Vec<String> = current.difference(&members).cloned().collect();
         set_membership(state.writer(), &auth.namespace, &id, &added, true).await?;
@@ -295,7 +299,7 @@ async fn update(
         let current: Group = find(state.writer(), &auth.namespace, id).await?;
         let old: BTreeSet<String> = state
             .store
-            .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+            .read(&auth.namespace, |ns| ns.members(id).map(String::from).collect());
         let (_, new) = edit(&current, old.iter().cloned().collect())?;
         let added: BTreeSet<String> = new.into_iter().flatten().filter(|m| !old.contains(m)).collect();
         check_members_exist(state, &auth.namespace, &added).await?;
@@ -313,13 +317,13 @@ async fn update(
         |current: &Group| {
             let old_members: BTreeSet<String> = state
                 .store
-                .read(&auth.namespace, |ns| ns.members(id).cloned().collect());
+                .read(&auth.namespace, |ns| ns.members(id).map(String::from).collect());
             let (spec, new_members) = edit(current, old_members.iter().cloned().collect())?;
             let new_members: Option<BTreeSet<String>> = new_members.map(|m| m.into_iter().collect());
             if let Some(new) = &new_members
                 && let Some(unknown) = state.store.read(&auth.namespace, |ns| {
                     new.difference(&old_members)
-                        .find(|m| !verified.contains(*m) && !ns.users.contains_key(*m))
+                        .find(|m| !verified.contains(*m) && !ns.users.contains_key(m.as_str()))
                         .cloned()
                 })
             {
@@ -550,7 +554,7 @@ pub async fn delete(
     write::check(precondition.as_ref(), &current)?;
     let members: Vec<String> = state
         .store
-        .read(&auth.namespace, |ns| ns.members(&id).cloned().collect());
+        .read(&auth.namespace, |ns| ns.members(&id).map(String::from).collect());
     set_membership(state.writer(), &auth.namespace, &id, &members, false).await?;
     write::delete(state.writer(), &auth.namespace, &current).await?;
     tracing::info!(namespace = %auth.namespace, %id, members = members.len(), "group deleted");

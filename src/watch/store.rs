@@ -23,16 +23,17 @@ use crate::api::{Directory, Group, User, fold_user_name};
 /// Users and Groups of one namespace (one directory), with their indexes.
 #[derive(Default)]
 pub struct Namespace {
-    /// By id; a BTreeMap so that listings come in a stable order.
-    pub users: BTreeMap<String, Arc<CachedUser>>,
+    /// By id; a BTreeMap so that listings come in a stable order. A user's id is one string
+    /// shared by every index that names the user (four or more of them at 50,000 users add up).
+    pub users: BTreeMap<Arc<str>, Arc<CachedUser>>,
     pub groups: BTreeMap<String, Arc<Group>>,
-    user_by_name: HashMap<String, String>,
+    user_by_name: HashMap<String, Arc<str>>,
     /// `(externalId, id)` pairs in one tree: externalIds are nearly always unique, and a set per
     /// value would cost a B-tree node (~0.3 KiB) per user.
-    user_by_external_id: BTreeSet<(String, String)>,
+    user_by_external_id: BTreeSet<(String, Arc<str>)>,
     group_by_name: HashMap<String, String>,
     group_by_external_id: BTreeSet<(String, String)>,
-    members: HashMap<String, BTreeSet<String>>,
+    members: HashMap<String, BTreeSet<Arc<str>>>,
 }
 
 impl Namespace {
@@ -57,8 +58,8 @@ impl Namespace {
     }
 
     /// Ids of the members of a group, sorted.
-    pub fn members(&self, group_id: &str) -> impl Iterator<Item = &String> {
-        self.members.get(group_id).into_iter().flatten()
+    pub fn members(&self, group_id: &str) -> impl Iterator<Item = &str> {
+        self.members.get(group_id).into_iter().flatten().map(|id| &**id)
     }
 
     /// Number of members of a group.
@@ -67,7 +68,7 @@ impl Namespace {
     }
 
     fn insert_user(&mut self, user: Arc<CachedUser>) {
-        let id = user.name_any();
+        let id: Arc<str> = user.name_any().into();
         self.remove_user(&id);
         self.user_by_name.insert(fold_user_name(&user.user_name), id.clone());
         if let Some(ext) = &user.external_id {
@@ -82,11 +83,11 @@ impl Namespace {
     fn remove_user(&mut self, id: &str) -> Option<Arc<CachedUser>> {
         let user = self.users.remove(id)?;
         let key = fold_user_name(&user.user_name);
-        if self.user_by_name.get(&key).is_some_and(|v| v == id) {
+        if self.user_by_name.get(&key).is_some_and(|v| &**v == id) {
             self.user_by_name.remove(&key);
         }
         if let Some(ext) = &user.external_id {
-            self.user_by_external_id.remove(&(ext.clone(), id.to_string()));
+            self.user_by_external_id.remove(&(ext.clone(), Arc::from(id)));
         }
         for group in &user.groups {
             remove_from_set(&mut self.members, group, id);
@@ -122,13 +123,13 @@ impl Namespace {
 
 /// The ids paired with `key` in a `(key, id)` index, sorted. The range ends before `key + "\0"`,
 /// the next string after `key`, so the iterator does not borrow `key`.
-fn ids_under<'a>(index: &'a BTreeSet<(String, String)>, key: &str) -> impl Iterator<Item = &'a String> + 'a {
-    let start = (key.to_string(), String::new());
-    let end = (format!("{key}\0"), String::new());
+fn ids_under<'a, Id: Ord + Default>(index: &'a BTreeSet<(String, Id)>, key: &str) -> impl Iterator<Item = &'a Id> + 'a {
+    let start = (key.to_string(), Id::default());
+    let end = (format!("{key}\0"), Id::default());
     index.range(start..end).map(|(_, id)| id)
 }
 
-fn remove_from_set(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
+fn remove_from_set(index: &mut HashMap<String, BTreeSet<Arc<str>>>, key: &str, id: &str) {
     if let Some(set) = index.get_mut(key) {
         set.remove(id);
         if set.is_empty() {
@@ -202,7 +203,7 @@ impl Cached for User {
     }
     fn clear(state: &mut State) {
         for ns in state.namespaces.values_mut() {
-            let ids: Vec<String> = ns.users.keys().cloned().collect();
+            let ids: Vec<Arc<str>> = ns.users.keys().cloned().collect();
             ids.iter().for_each(|id| drop(ns.remove_user(id)));
         }
     }
@@ -490,6 +491,22 @@ mod tests {
     }
 
     #[test]
+    fn every_index_shares_the_users_one_id_string() {
+        let store = Store::default();
+        store.record(user("u1", 1, "alice@x.io", &["g1", "g2"]));
+        let state = store.state.read().unwrap();
+        let ns = &state.namespaces["ns"];
+        let (id, _) = ns.users.first_key_value().unwrap();
+        let held = [
+            ns.user_by_name["alice@x.io"].clone(),
+            ns.user_by_external_id.first().unwrap().1.clone(),
+            ns.members["g1"].first().unwrap().clone(),
+            ns.members["g2"].first().unwrap().clone(),
+        ];
+        assert!(held.iter().all(|other| Arc::ptr_eq(id, other)));
+    }
+
+    #[test]
     fn indexes_follow_upserts_and_removals() {
         let store = Store::default();
         store.record(user("u1", 1, "Alice@X.io", &["g1"]));
@@ -499,7 +516,7 @@ mod tests {
             assert_eq!(ns.user_by_name("alice@x.io").map(|u| u.name_any()), Some("u1".into()));
             assert_eq!(ns.users_by_external_id("ext-u2").count(), 1);
             assert_eq!(ns.users_by_external_id("ext-u").count(), 0, "a prefix is not a match");
-            assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u1", "u2"]);
+            assert_eq!(ns.members("g1").collect::<Vec<_>>(), ["u1", "u2"]);
             assert_eq!(ns.member_count("g2"), 1);
             assert!(ns.group_by_name("ws-Sales-role-admin").is_some());
             assert!(
@@ -512,7 +529,7 @@ mod tests {
         store.read("ns", |ns| {
             assert!(ns.user_by_name("alice@x.io").is_none());
             assert!(ns.user_by_name("ALICE2@x.io").is_some());
-            assert_eq!(ns.members("g1").cloned().collect::<Vec<_>>(), ["u2"]);
+            assert_eq!(ns.members("g1").collect::<Vec<_>>(), ["u2"]);
         });
         // An externalId is not unique: every holder is found, and a removal drops only its own.
         let mut twin = user("u3", 5, "carol@x.io", &[]);
@@ -560,7 +577,7 @@ mod tests {
         store.record(group("g1", 2, "G"));
         store.relisted::<User>([Arc::new(user("u2", 3, "b@x.io", &[]).entry())]);
         store.read("ns", |ns| {
-            assert_eq!(ns.users.keys().cloned().collect::<Vec<_>>(), ["u2"]);
+            assert_eq!(ns.users.keys().map(|id| &**id).collect::<Vec<_>>(), ["u2"]);
             assert!(ns.user_by_name("a@x.io").is_none());
             assert_eq!(ns.groups.len(), 1, "other kinds are untouched");
         });

@@ -30,7 +30,9 @@ fn group(name: &str) -> Group {
 
 /// The members of group `group` in namespace `ns`, as the store indexes them.
 fn members(caches: &Caches, group: &str) -> Vec<String> {
-    caches.store.read("ns", |n| n.members(group).cloned().collect())
+    caches
+        .store
+        .read("ns", |n| n.members(group).map(String::from).collect())
 }
 
 fn drain(queue: &mut UnboundedReceiver<ObjectRef<CachedUser>>) -> Vec<String> {
