@@ -89,6 +89,17 @@ struct UserTriggers {
     passed: bool,
 }
 
+impl UserTriggers {
+    fn settle(&mut self, user: &ObjectRef<CachedUser>) {
+        self.outstanding.remove(user);
+        // An initial sync leaves a table sized for every user behind (~0.1 KiB each); once
+        // drained it is given back rather than kept for the next burst.
+        if self.outstanding.is_empty() {
+            self.outstanding.shrink_to_fit();
+        }
+    }
+}
+
 /// How a leadership term starts.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Term {
@@ -111,7 +122,7 @@ impl Triggers {
         } else {
             // The full pass covers everything triggered before it; what is triggered from here
             // on is queued.
-            users.outstanding.clear();
+            users.outstanding = HashMap::new();
             Term::Full
         };
         users.queue = Some(queue);
@@ -153,13 +164,13 @@ impl Triggers {
     pub fn reconciled(&self, user: &ObjectRef<CachedUser>, ticket: Option<u64>) {
         let mut users = self.users.lock().expect("trigger lock");
         if ticket.is_some() && users.outstanding.get(user).copied() == ticket {
-            users.outstanding.remove(user);
+            users.settle(user);
         }
     }
 
     /// `user` is gone: nothing is left to reconcile for it.
     pub fn forget(&self, user: &ObjectRef<CachedUser>) {
-        self.users.lock().expect("trigger lock").outstanding.remove(user);
+        self.users.lock().expect("trigger lock").settle(user);
     }
 
     /// Users triggered and not reconciled since.
@@ -566,7 +577,7 @@ fn on_group(caches: &Caches, change: Change<'_, Group>) {
     // Only the members are re-planned: one change to a group never re-plans the whole directory.
     for user in caches
         .store
-        .read(&ns, |n| n.members(&name).cloned().collect::<Vec<_>>())
+        .read(&ns, |n| n.members(&name).map(String::from).collect::<Vec<_>>())
     {
         caches.triggers.user(&ns, &user);
     }
