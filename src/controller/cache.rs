@@ -3,11 +3,12 @@
 //! to re-plan, a namespace to re-summarise.
 //!
 //! One watch per kind, not one per controller: at 50,000 users a second copy of the User cache
-//! would double the memory. For the same reason the process's [`watch::Store`] (what the SCIM
-//! endpoint serves, and where memberships and the active Directory are read) is fed from here
-//! with the very `Arc`s cached here. The caches keep running while this process is not the
-//! leader, so a new leader starts warm; triggered users are queued while leading and recorded
-//! always, so a term this process wins back resumes where the last one stopped.
+//! would double the memory. For the same reason Users are cached only in the process's
+//! [`watch::Store`] (what the SCIM endpoint serves, and where memberships and the active
+//! Directory are read), and Groups and Directories are passed to it with the very `Arc`s their
+//! reflectors cache. The caches keep running while this process is not the leader, so a new
+//! leader starts warm; triggered users are queued while leading and recorded always, so a term
+//! this process wins back resumes where the last one stopped.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
@@ -28,6 +29,7 @@ use k8s_openapi::api::rbac::v1::RoleBinding as RbacBinding;
 
 use super::index::Index;
 use super::native;
+use super::queue::UserKey;
 use super::{Error, Metrics, Result};
 use crate::api::{Directory, Group, RoleBinding, User, Workspace, labels};
 use crate::watch::{self, Cached, CachedUser};
@@ -37,7 +39,6 @@ pub(crate) use bindings::{BindingCache, Record as CachedBinding, fingerprint};
 
 /// The shared caches and indexes.
 pub(crate) struct Caches {
-    pub users: Store<CachedUser>,
     pub groups: Store<Group>,
     pub workspaces: Store<Workspace>,
     pub bindings: BindingCache,
@@ -48,8 +49,8 @@ pub(crate) struct Caches {
     pub native_namespaces: Store<Namespace>,
     /// Native RoleBinding (`namespace/name`, under its source namespace) → its user.
     pub user_native_bindings: Index,
-    /// Users, Groups and Directories with their indexes (a group's members, the active
-    /// Directory), fed from the caches above.
+    /// Users (cached nowhere else), Groups and Directories with their indexes (a group's
+    /// members, the active Directory), fed by the watches.
     pub store: watch::Store,
     pub triggers: Triggers,
     pub metrics: Metrics,
@@ -57,7 +58,6 @@ pub(crate) struct Caches {
 
 /// The writing halves of the caches, each driven by its reflector.
 struct Writers {
-    users: Writer<CachedUser>,
     groups: Writer<Group>,
     workspaces: Writer<Workspace>,
     directories: Writer<Directory>,
@@ -80,17 +80,17 @@ pub(crate) struct Triggers {
 #[derive(Default)]
 struct UserTriggers {
     /// Where triggered users go while leading; `None` otherwise.
-    queue: Option<UnboundedSender<ObjectRef<CachedUser>>>,
+    queue: Option<UnboundedSender<UserKey>>,
     /// Users triggered and not reconciled since, each with the number of its latest trigger, so
     /// that a reconcile clears only the triggers it has seen.
-    outstanding: HashMap<ObjectRef<CachedUser>, u64>,
+    outstanding: HashMap<UserKey, u64>,
     triggered: u64,
     /// Whether a full pass has completed in this process; until then each term starts with one.
     passed: bool,
 }
 
 impl UserTriggers {
-    fn settle(&mut self, user: &ObjectRef<CachedUser>) {
+    fn settle(&mut self, user: &UserKey) {
         self.outstanding.remove(user);
         // An initial sync leaves a table sized for every user behind (~0.1 KiB each); once
         // drained it is given back rather than kept for the next burst.
@@ -112,7 +112,7 @@ pub(crate) enum Term {
 
 impl Triggers {
     /// Starts a term that queues triggered users on `queue`.
-    pub fn begin_term(&self, queue: UnboundedSender<ObjectRef<CachedUser>>) -> Term {
+    pub fn begin_term(&self, queue: UnboundedSender<UserKey>) -> Term {
         let mut users = self.users.lock().expect("trigger lock");
         let term = if users.passed {
             for user in users.outstanding.keys() {
@@ -140,7 +140,7 @@ impl Triggers {
     }
 
     pub fn user(&self, namespace: &str, name: &str) {
-        let user = ObjectRef::new(name).within(namespace);
+        let user = UserKey::new(namespace, name);
         let mut users = self.users.lock().expect("trigger lock");
         users.triggered += 1;
         let number = users.triggered;
@@ -155,13 +155,13 @@ impl Triggers {
     }
 
     /// The latest trigger of `user` not yet reconciled; read before reconciling it.
-    pub fn ticket(&self, user: &ObjectRef<CachedUser>) -> Option<u64> {
+    pub fn ticket(&self, user: &UserKey) -> Option<u64> {
         self.users.lock().expect("trigger lock").outstanding.get(user).copied()
     }
 
     /// `user` was reconciled from a cache read after trigger `ticket`: that trigger and the
     /// ones before it are settled, later ones are not.
-    pub fn reconciled(&self, user: &ObjectRef<CachedUser>, ticket: Option<u64>) {
+    pub fn reconciled(&self, user: &UserKey, ticket: Option<u64>) {
         let mut users = self.users.lock().expect("trigger lock");
         if ticket.is_some() && users.outstanding.get(user).copied() == ticket {
             users.settle(user);
@@ -169,7 +169,7 @@ impl Triggers {
     }
 
     /// `user` is gone: nothing is left to reconcile for it.
-    pub fn forget(&self, user: &ObjectRef<CachedUser>) {
+    pub fn forget(&self, user: &UserKey) {
         self.users.lock().expect("trigger lock").settle(user);
     }
 
@@ -206,7 +206,7 @@ impl Caches {
         let caches = Arc::new(caches);
         let all = watcher::Config::default();
         let w = writers;
-        spawn(api(client, namespace), &all, w.users, &caches);
+        spawn_users(api(client, namespace), &all, &caches);
         spawn(api(client, namespace), &all, w.groups, &caches);
         spawn(api(client, namespace), &all, w.workspaces, &caches);
         spawn_bindings(api(client, namespace), &all, &caches);
@@ -221,7 +221,6 @@ impl Caches {
     /// Empty caches, passing Users, Groups and Directories on to `store`, and the writers that
     /// fill them.
     fn new(store: watch::Store) -> (Caches, Writers) {
-        let (users, users_w) = reflector::store();
         let (groups, groups_w) = reflector::store();
         let (workspaces, workspaces_w) = reflector::store();
         let (directories, directories_w) = reflector::store();
@@ -231,7 +230,6 @@ impl Caches {
             native_bindings,
             native_namespaces,
             user_native_bindings: Index::default(),
-            users,
             groups,
             workspaces,
             bindings: BindingCache::default(),
@@ -241,7 +239,6 @@ impl Caches {
             metrics: Metrics::default(),
         };
         let writers = Writers {
-            users: users_w,
             groups: groups_w,
             workspaces: workspaces_w,
             directories: directories_w,
@@ -255,7 +252,7 @@ impl Caches {
     /// would make every binding look stale (the classic false-positive prune).
     pub async fn ready(&self) -> Result<()> {
         let gone = |_| Error::CachesGone;
-        self.users.wait_until_ready().await.map_err(gone)?;
+        self.store.wait_listed::<User>().await;
         self.groups.wait_until_ready().await.map_err(gone)?;
         self.workspaces.wait_until_ready().await.map_err(gone)?;
         self.bindings.wait_until_listed().await;
@@ -263,6 +260,16 @@ impl Caches {
         self.native_bindings.wait_until_ready().await.map_err(gone)?;
         self.native_namespaces.wait_until_ready().await.map_err(gone)?;
         Ok(())
+    }
+
+    /// A cached User.
+    pub fn user(&self, namespace: &str, name: &str) -> Option<Arc<CachedUser>> {
+        self.store.get::<User>(namespace, name)
+    }
+
+    /// The cached Users of `namespace`, or of every namespace.
+    pub fn users(&self, namespace: Option<&str>) -> Vec<Arc<CachedUser>> {
+        self.store.users(namespace)
     }
 
     /// The Directory in charge of a namespace (see [`watch::Store::active_directory`]).
@@ -281,7 +288,7 @@ impl Caches {
     /// Every namespace holding any cached object of ours.
     pub fn namespaces(&self) -> BTreeSet<String> {
         let mut all = BTreeSet::new();
-        all.extend(self.users.state().iter().filter_map(|o| o.namespace()));
+        all.extend(self.store.user_namespaces());
         all.extend(self.groups.state().iter().filter_map(|o| o.namespace()));
         all.extend(self.workspaces.state().iter().filter_map(|o| o.namespace()));
         all.extend(self.bindings.namespaces());
@@ -444,6 +451,91 @@ impl<K: Watched> Relay<K> {
     }
 }
 
+/// Runs the User watch straight into the [`watch::Store`], the one cache of Users, with the
+/// events [`spawn`] gives the other kinds: a spec change triggers the user, and a relist replaces
+/// the cached Users only once complete, its changes triggered then (see [`Relay`]).
+fn spawn_users(api: Api<CachedUser>, config: &watcher::Config, caches: &Arc<Caches>) {
+    let (group, kind) = (User::group(&()), User::kind(&()));
+    caches.metrics.watch_started(&group, &kind);
+    let caches = Arc::downgrade(caches);
+    let config = config.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+        let mut relay = UserRelay::default();
+        while let Some(event) = stream.next().await {
+            let Some(caches) = caches.upgrade() else {
+                return;
+            };
+            match event {
+                Ok(event) => {
+                    relay.event(&caches, event);
+                    caches.metrics.watch_event(&group, &kind);
+                }
+                Err(error) => {
+                    caches.metrics.watch_error(&group, &kind);
+                    tracing::warn!(%kind, %error, "watch failed; retrying");
+                }
+            }
+        }
+    });
+}
+
+/// Turns User watch events into the store's Users and the controller's triggers.
+#[derive(Default)]
+struct UserRelay {
+    /// The relist under way: what it has listed, and the users whose spec it changed.
+    relist: Option<(Vec<Arc<CachedUser>>, Vec<UserKey>)>,
+}
+
+impl UserRelay {
+    fn event(&mut self, caches: &Caches, mut event: watcher::Event<CachedUser>) {
+        if let watcher::Event::Apply(user) | watcher::Event::InitApply(user) = &mut event {
+            user.watched = true;
+        }
+        match event {
+            watcher::Event::Init => self.relist = Some(Default::default()),
+            watcher::Event::InitApply(user) => {
+                let (listed, changed) = self.relist.get_or_insert_default();
+                if spec_changed(caches, &user) {
+                    changed.push(UserKey::new(&user.namespace().unwrap_or_default(), &user.name_any()));
+                }
+                listed.push(Arc::new(user));
+            }
+            watcher::Event::InitDone => {
+                let (listed, changed) = self.relist.take().unwrap_or_default();
+                caches.store.relisted::<User>(listed);
+                for key in changed {
+                    if let Some(user) = caches.user(&key.namespace, &key.name) {
+                        on_user(caches, Change::Spec(&user));
+                    }
+                }
+                caches.metrics.relisted(&User::group(&()), &User::kind(&()));
+                caches.mark_every_namespace();
+            }
+            watcher::Event::Apply(user) => {
+                let changed = spec_changed(caches, &user);
+                let user = Arc::new(user);
+                caches.store.applied::<User>(user.clone());
+                on_user(caches, if changed { Change::Spec(&user) } else { Change::Other });
+            }
+            watcher::Event::Delete(user) => {
+                caches.store.deleted::<User>(&user);
+                on_user(caches, Change::Deleted(&user));
+            }
+        }
+    }
+}
+
+/// Whether a watched User is new to the store or changes the spec the controller last saw
+/// delivered: another generation, or another uid (deleted and created again under the same name
+/// while the watch was down). An entry a SCIM write recorded ahead of the watch counts as unseen.
+fn spec_changed(caches: &Caches, user: &CachedUser) -> bool {
+    let cached = caches.user(&user.namespace().unwrap_or_default(), &user.name_any());
+    cached.is_none_or(|c| {
+        !c.watched || c.metadata.generation != user.metadata.generation || c.metadata.uid != user.metadata.uid
+    })
+}
+
 /// Runs the RoleBinding watch into the compact [`BindingCache`], with the same events as [`spawn`].
 fn spawn_bindings(api: Api<RoleBinding>, config: &watcher::Config, caches: &Arc<Caches>) {
     caches.metrics.watch_started(&RoleBinding::group(&()), "RoleBinding");
@@ -542,7 +634,6 @@ macro_rules! watched {
     };
 }
 
-watched!(CachedUser, users, on_user, shared: User);
 watched!(Group, groups, on_group, shared: Group);
 watched!(Workspace, workspaces, on_workspace);
 watched!(Directory, directories, on_directory, shared: Directory);
@@ -562,7 +653,9 @@ fn on_user(caches: &Caches, change: Change<'_, CachedUser>) {
         }
         Change::Other => {}
         Change::Deleted(user) => {
-            caches.triggers.forget(&ObjectRef::from_obj(user));
+            caches
+                .triggers
+                .forget(&UserKey::new(&user.namespace().unwrap_or_default(), &user.name_any()));
             // The namespace pass deletes the bindings of users that are gone.
             caches.triggers.namespace(&user.namespace().unwrap_or_default());
         }
@@ -590,10 +683,7 @@ fn on_directory(caches: &Caches, change: Change<'_, Directory>) {
     };
     let ns = dir.namespace().unwrap_or_default();
     // Policies, domains and role names apply to every user of the namespace.
-    for user in caches
-        .users
-        .state_filter(|u| u.namespace().as_deref() == Some(ns.as_str()))
-    {
+    for user in caches.users(Some(&ns)) {
         caches.triggers.user(&ns, &user.name_any());
     }
     caches.triggers.namespace(&ns);
@@ -613,7 +703,7 @@ fn on_binding(caches: &Caches, change: Change<'_, RoleBinding>) {
     let user = rb.labels().get(labels::USER);
     // A binding edited or deleted by someone else is put back by its user's reconcile.
     if let Some(user) = user
-        && caches.users.get(&ObjectRef::new(user).within(&ns)).is_some()
+        && caches.user(&ns, user).is_some()
     {
         caches.triggers.user(&ns, user);
     }
@@ -637,9 +727,7 @@ fn on_native_binding(caches: &Caches, change: Change<'_, RbacBinding>) {
         return;
     };
     match rb.labels().get(labels::USER) {
-        Some(user) if caches.users.get(&ObjectRef::new(user).within(source)).is_some() => {
-            caches.triggers.user(source, user)
-        }
+        Some(user) if caches.user(source, user).is_some() => caches.triggers.user(source, user),
         _ => caches.triggers.namespace(source),
     }
 }

@@ -2,13 +2,14 @@
 //!
 //! The pipeline, one way:
 //!
-//! 1. **watch** (`cache`): one reflector per kind feeds shared caches, the process's
-//!    [`crate::watch::Store`] (a group's members, the active Directory) and an index of a user's
-//!    native bindings, and fires triggers: a User spec change re-plans that user; a
-//!    Group change re-plans only its members; a Directory change re-plans its namespace's users;
-//!    any change marks its namespace for a (coalesced) namespace pass. RoleBindings, the largest
-//!    kind, are cached as compact records of what the user reconcile compares; Users as
-//!    [`crate::watch::CachedUser`]s, compact too.
+//! 1. **watch** (`cache`): one watch per kind. Users go straight into the process's
+//!    [`crate::watch::Store`], their only cache, as compact [`crate::watch::CachedUser`]s; the
+//!    other kinds into reflectors (Groups and Directories passed on to the store, which keeps a
+//!    group's members and the active Directory), and RoleBindings, the largest kind, into
+//!    compact records of what the user reconcile compares. An index of a user's native bindings
+//!    is kept beside them. Events fire triggers: a User spec change re-plans that user; a Group
+//!    change re-plans only its members; a Directory change re-plans its namespace's users; any
+//!    change marks its namespace for a (coalesced) namespace pass.
 //! 2. **plan** ([`crate::rules`], pure): a user's state, organisation role and workspace roles
 //!    with conflicts resolved by the directory's policy; the workspaces fed by the groups.
 //! 3. **apply** (`apply`): server-side apply with field manager `scim-operator`, only where the
@@ -28,10 +29,12 @@
 //! (recorded while not leading) and a pass per namespace.
 //!
 //! Decisions:
-//! - Users are reconciled by kube-runtime's `applier` (dedup, per-object exclusion, debounce,
-//!   requeue with backoff) fed from the shared caches, rather than `Controller::watches`: that
-//!   would open a second watch of 50,000 Users per controller, and shared streams do not carry
-//!   deletions, which a group deletion must trigger.
+//! - Users are reconciled by a work queue of our own (`queue`: dedup, per-user exclusion,
+//!   debounce, retry with backoff, scheduled as kube-runtime's `applier` schedules) that reads
+//!   the one User cache. The applier reads a reflector store of its own, a second map of every
+//!   User keyed by `ObjectRef`s (name, namespace, uid and resourceVersion copied per user:
+//!   ~19 MiB at 67,000 users); `Controller::watches` would even open a second watch of Users,
+//!   and shared streams do not carry deletions, which a group deletion must trigger.
 //! - A namespace without an active Directory (none, or the oldest is being deleted) gets no
 //!   bindings at all (SPEC §3.8): never the default settings, which could grant what the
 //!   Directory withheld. Its users say `DirectoryMissing`, and so does one Event. "Missing" is
@@ -49,28 +52,27 @@ mod memberships;
 mod metrics;
 mod namespace;
 pub mod native;
+mod queue;
 pub mod status;
 mod user;
 
 use std::collections::{BTreeSet, HashMap};
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::Client;
-use kube::runtime::controller::{self, Action, ReconcileRequest, applier};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::{Client, ResourceExt};
 
 pub use apply::FIELD_MANAGER;
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 
-use crate::watch::{self, CachedUser};
+use crate::watch;
 use cache::{Caches, Term};
 use lease::LeaderElector;
+use queue::UserKey;
 
 /// Controller settings; [`Config::new`] gives the defaults.
 #[derive(Clone, Debug)]
@@ -142,7 +144,7 @@ pub(crate) struct Context {
     /// Reads the caches cannot answer: a native-RBAC namespace that is not ours.
     client: Client,
     /// Consecutive failures per user, for exponential backoff.
-    failures: Mutex<HashMap<ObjectRef<CachedUser>, u32>>,
+    failures: Mutex<HashMap<UserKey, u32>>,
     /// Namespaces last seen without an active Directory, so that its Event is published once.
     directory_missing: Mutex<BTreeSet<String>>,
     /// Prefix of the SCIM base URLs in Directory status (see [`Config::external_url`]).
@@ -231,7 +233,7 @@ pub async fn run_until(client: Client, config: Config, shutdown: impl Future<Out
 /// if the caches die.
 async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
     ctx.caches.ready().await?;
-    let (queue, requests) = futures::channel::mpsc::unbounded::<ObjectRef<CachedUser>>();
+    let (queue, requests) = futures::channel::mpsc::unbounded::<UserKey>();
     match ctx.caches.triggers.begin_term(queue) {
         Term::Full => full_pass(&ctx, config.concurrency).await,
         // The users are queued; a namespace pass cut short by the lost term is redone, and one
@@ -239,30 +241,13 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
         Term::Resumed => ctx.caches.mark_every_namespace(),
     }
 
-    let requests = requests.map(|r| Ok::<_, Infallible>(ReconcileRequest::from(r)));
-    let users = applier(
-        |user, ctx: Arc<Context>| Box::pin(reconcile_user(user, ctx)),
-        error_policy,
-        ctx.clone(),
-        ctx.caches.users.clone(),
-        requests,
-        controller::Config::default()
-            .concurrency(config.concurrency)
-            .debounce(config.debounce),
-    )
-    .for_each(|result| {
-        match result {
-            Err(controller::Error::ReconcilerFailed(error, obj)) => {
-                tracing::warn!(%error, user = %obj, "user reconcile failed; will retry");
-            }
-            // Queued, then deleted before its turn (or while another replica led).
-            Err(controller::Error::ObjectNotFound(obj)) => {
-                let user = ObjectRef::new(&obj.name).within(obj.namespace.as_deref().unwrap_or_default());
-                ctx.caches.triggers.forget(&user);
-            }
-            _ => {}
+    let users = queue::run(requests, usize::from(config.concurrency), config.debounce, |user| {
+        let ctx = ctx.clone();
+        async move {
+            let error = reconcile_user(&user, &ctx).await.err()?;
+            tracing::warn!(%error, %user, "user reconcile failed; will retry");
+            Some(error_policy(&user, &error, &ctx))
         }
-        std::future::ready(())
     });
     let resync = async {
         let mut tick = tokio::time::interval(config.resync_interval);
@@ -276,29 +261,28 @@ async fn lead(ctx: Arc<Context>, config: &Config) -> Result<()> {
     Err(Error::CachesGone)
 }
 
-/// Reconciles a user and, if that succeeds, settles the triggers it has seen.
-async fn reconcile_user(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<Action> {
-    let key = ObjectRef::from_obj(user.as_ref());
-    let ticket = ctx.caches.triggers.ticket(&key);
-    // The user as cached now, at or after that trigger: the one handed over may predate it.
-    let Some(user) = ctx.caches.users.get(&key) else {
-        return Ok(Action::await_change());
+/// Reconciles a user as cached now and, if that succeeds, settles the triggers it has seen.
+async fn reconcile_user(key: &UserKey, ctx: &Arc<Context>) -> Result<()> {
+    let ticket = ctx.caches.triggers.ticket(key);
+    // Read after the ticket: the user as cached at or after that trigger.
+    let Some(user) = ctx.caches.user(&key.namespace, &key.name) else {
+        // Deleted before its turn (or while another replica led).
+        ctx.caches.triggers.forget(key);
+        return Ok(());
     };
-    let result = user::reconcile(user, ctx.clone()).await;
-    if result.is_ok() {
-        ctx.failures.lock().expect("failures lock").remove(&key);
-        ctx.caches.triggers.reconciled(&key, ticket);
-    }
-    result
+    user::reconcile(user, ctx.clone()).await?;
+    ctx.failures.lock().expect("failures lock").remove(key);
+    ctx.caches.triggers.reconciled(key, ticket);
+    Ok(())
 }
 
-/// Retries a failed user with exponential backoff (1s, 2s, 4s … up to 5 minutes).
-fn error_policy(user: Arc<CachedUser>, error: &Error, ctx: Arc<Context>) -> Action {
+/// How long a failed user waits: exponential backoff (1s, 2s, 4s … up to 5 minutes).
+fn error_policy(user: &UserKey, error: &Error, ctx: &Context) -> Duration {
     ctx.metrics.failed("User", error);
     let mut failures = ctx.failures.lock().expect("failures lock");
-    let n = failures.entry(ObjectRef::from_obj(user.as_ref())).or_default();
+    let n = failures.entry(user.clone()).or_default();
     *n = n.saturating_add(1);
-    Action::requeue(backoff(*n))
+    backoff(*n)
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -314,15 +298,14 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
             ctx.caches.triggers.namespace(&ns);
         }
     }
-    futures::stream::iter(ctx.caches.users.state())
+    futures::stream::iter(ctx.caches.users(None))
         .for_each_concurrent(usize::from(concurrency.max(1)), |user| async move {
-            let key = ObjectRef::from_obj(user.as_ref());
-            if let Err(error) = reconcile_user(user, ctx.clone()).await {
+            let key = UserKey::new(&user.namespace().unwrap_or_default(), &user.name_any());
+            drop(user);
+            if let Err(error) = reconcile_user(&key, ctx).await {
                 ctx.metrics.failed("User", &error);
                 tracing::warn!(%error, user = %key, "user reconcile failed; will retry");
-                ctx.caches
-                    .triggers
-                    .user(key.namespace.as_deref().unwrap_or_default(), &key.name);
+                ctx.caches.triggers.user(&key.namespace, &key.name);
             }
         })
         .await;
@@ -332,11 +315,10 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
 
 fn enqueue_everything(ctx: &Context) {
     ctx.caches.mark_every_namespace();
-    for user in ctx.caches.users.state() {
-        let key = ObjectRef::from_obj(user.as_ref());
+    for user in ctx.caches.users(None) {
         ctx.caches
             .triggers
-            .user(key.namespace.as_deref().unwrap_or_default(), &key.name);
+            .user(&user.namespace().unwrap_or_default(), &user.name_any());
     }
 }
 

@@ -19,7 +19,6 @@ use super::status::{DirectoryCounts, Standing, directory_status, group_status, t
 use super::{Context, Result, native};
 use crate::api::{Directory, Group, RoleBinding, Workspace, WorkspaceDeletionPolicy, WorkspaceSpec, labels, reason};
 use crate::rules::{GroupIndex, NamespacePlan, PlanSettings, WorkspaceSummary, plan_namespace};
-use crate::watch::CachedUser;
 
 /// Reconciles one namespace: dereference (the caches) → plan ([`plan_namespace`], pure) → apply
 /// the Workspaces, retire the ones no group feeds, Group statuses, bindings of users that are
@@ -42,10 +41,8 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             .iter()
             .filter_map(|g| Some((g.metadata.name.as_deref()?, &g.spec))),
     );
-    let users = ctx
-        .caches
-        .users
-        .state_filter(|u| in_ns(u) && u.metadata.deletion_timestamp.is_none());
+    let mut users = ctx.caches.users(Some(ns));
+    users.retain(|u| u.metadata.deletion_timestamp.is_none());
     let plan = plan_namespace(&index, users.iter().map(|u| u.plan_input()), settings.as_ref());
 
     apply_workspaces(ctx, ns, directory, &plan, &now).await?;
@@ -184,12 +181,7 @@ async fn write_groups(
 async fn delete_bindings_of_gone_users(ctx: &Context, ns: &str) -> Result<u32> {
     let bindings = ctx.caches.bindings.managed_in(ns);
     for (name, user) in &bindings {
-        let exists = user.as_ref().is_some_and(|u| {
-            ctx.caches
-                .users
-                .get(&ObjectRef::<CachedUser>::new(u).within(ns))
-                .is_some()
-        });
+        let exists = user.as_ref().is_some_and(|u| ctx.caches.user(ns, u).is_some());
         if !exists {
             ctx.writer.delete::<RoleBinding>(ns, name).await?;
         }

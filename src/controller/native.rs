@@ -216,7 +216,7 @@ pub(crate) async fn prune_orphans(ctx: &Context, source: &str) -> Result<()> {
             && rb
                 .labels()
                 .get(labels::USER)
-                .is_none_or(|u| ctx.caches.users.get(&ObjectRef::new(u).within(source)).is_none())
+                .is_none_or(|u| ctx.caches.user(source, u).is_none())
     });
     for rb in orphans {
         let ns = rb.namespace().unwrap_or_default();

@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -19,7 +18,7 @@ use crate::rules::{GroupInfo, PlanSettings, UserPlan, plan_user};
 use crate::watch::CachedUser;
 
 /// Reconciles one User. Called by the controller runtime, never twice at once for one user.
-pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<()> {
     let _timer = ctx.metrics.time("User");
     ctx.caches.ready().await?;
     let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
@@ -60,7 +59,7 @@ pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Resul
     }
     publish_conflict(&ctx, &user, &plan, policy).await;
     ctx.metrics.reconciled("User");
-    Ok(Action::await_change())
+    Ok(())
 }
 
 /// Applies each desired binding whose spec, metadata or status differs from the cache; returns

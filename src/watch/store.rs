@@ -426,6 +426,27 @@ impl Store {
         let _ = rx.wait_for(|n| *n == ALL_SYNCED).await;
     }
 
+    /// The cached Users of `namespace`, or of every namespace.
+    pub(crate) fn users(&self, namespace: Option<&str>) -> Vec<Arc<CachedUser>> {
+        let state = self.state.read().expect("store lock");
+        let held = state.namespaces.iter();
+        let chosen = held.filter(|(ns, _)| namespace.is_none_or(|wanted| wanted == ns.as_str()));
+        chosen.flat_map(|(_, ns)| ns.users.values().cloned()).collect()
+    }
+
+    /// The namespaces with at least one cached User.
+    pub(crate) fn user_namespaces(&self) -> Vec<String> {
+        let state = self.state.read().expect("store lock");
+        let held = state.namespaces.iter().filter(|(_, ns)| !ns.users.is_empty());
+        held.map(|(name, _)| name.clone()).collect()
+    }
+
+    /// Waits until kind `K` has been listed once.
+    pub(crate) async fn wait_listed<K: Cached>(&self) {
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|mask| mask & K::SYNCED != 0).await;
+    }
+
     /// Watches Users, Groups and Directories in all namespaces and keeps the cache current, for a
     /// process without a controller (whose caches would feed it otherwise). Runs until the
     /// process stops; watch errors are retried with backoff.

@@ -45,6 +45,9 @@ pub struct CachedUser {
     last_modified: Option<Box<str>>,
     /// `None` while the User has no status.
     pub status: Option<StatusDigest>,
+    /// Whether this is what the watch delivered, not what a SCIM write's response recorded ahead
+    /// of it: the controller compares generations only with what it has seen delivered.
+    pub(crate) watched: bool,
 }
 
 impl CachedUser {
@@ -141,6 +144,7 @@ impl From<User> for CachedUser {
             rest,
             last_modified: last_modified.map(String::into_boxed_str),
             status: status.as_ref().map(StatusDigest::of),
+            watched: false,
         }
     }
 }

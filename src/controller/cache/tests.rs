@@ -35,7 +35,7 @@ fn members(caches: &Caches, group: &str) -> Vec<String> {
         .read("ns", |n| n.members(group).map(String::from).collect())
 }
 
-fn drain(queue: &mut UnboundedReceiver<ObjectRef<CachedUser>>) -> Vec<String> {
+fn drain(queue: &mut UnboundedReceiver<UserKey>) -> Vec<String> {
     let mut names = Vec::new();
     while let Ok(r) = queue.try_recv() {
         names.push(r.name);
@@ -63,6 +63,20 @@ fn list<K: Watched>(caches: &Caches, writer: &mut Writer<K>, relay: &mut Relay<K
     feed(caches, writer, relay, watcher::Event::InitDone);
 }
 
+/// Feeds one User event as the User watch does.
+fn feed_users(caches: &Caches, relay: &mut UserRelay, event: watcher::Event<CachedUser>) {
+    relay.event(caches, event);
+}
+
+/// Lists `users` as a (re)started User watch does.
+fn list_users(caches: &Caches, relay: &mut UserRelay, users: Vec<CachedUser>) {
+    feed_users(caches, relay, watcher::Event::Init);
+    for user in users {
+        feed_users(caches, relay, watcher::Event::InitApply(user));
+    }
+    feed_users(caches, relay, watcher::Event::InitDone);
+}
+
 /// A native RoleBinding of `user` from source namespace `ns`, in workspace namespace `ws`.
 fn native_binding(user: &str) -> RbacBinding {
     let mut rb = RbacBinding::default();
@@ -76,7 +90,7 @@ fn native_binding(user: &str) -> RbacBinding {
     rb
 }
 
-fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<CachedUser>>) {
+fn leading() -> (Caches, Writers, UnboundedReceiver<UserKey>) {
     let (caches, writers) = Caches::new(Default::default());
     let (tx, rx) = futures::channel::mpsc::unbounded();
     assert_eq!(caches.triggers.begin_term(tx), Term::Full);
@@ -85,14 +99,14 @@ fn leading() -> (Caches, Writers, UnboundedReceiver<ObjectRef<CachedUser>>) {
 
 #[test]
 fn a_group_change_re_plans_only_its_members() {
-    let (caches, mut w, mut queue) = leading();
-    let relay = &mut Relay::default();
+    let (caches, _w, mut queue) = leading();
+    let relay = &mut UserRelay::default();
     let users = vec![
         user("alice", &["sales"]),
         user("bob", &["sales", "eng"]),
         user("carol", &["eng"]),
     ];
-    list(&caches, &mut w.users, relay, users);
+    list_users(&caches, relay, users);
     drain(&mut queue);
 
     on_group(&caches, Change::Spec(&group("sales")));
@@ -106,13 +120,13 @@ fn a_group_change_re_plans_only_its_members() {
 
 #[test]
 fn a_membership_change_re_plans_that_user_and_marks_the_namespace() {
-    let (caches, mut w, mut queue) = leading();
-    let relay = &mut Relay::default();
-    list(&caches, &mut w.users, relay, vec![user("alice", &["sales"])]);
+    let (caches, _w, mut queue) = leading();
+    let relay = &mut UserRelay::default();
+    list_users(&caches, relay, vec![user("alice", &["sales"])]);
     assert_eq!(drain(&mut queue), ["alice"]);
     let mut moved = user("alice", &["eng"]);
     moved.metadata.generation = Some(2);
-    feed(&caches, &mut w.users, relay, watcher::Event::Apply(moved));
+    feed_users(&caches, relay, watcher::Event::Apply(moved));
     assert_eq!(drain(&mut queue), ["alice"]);
     assert_eq!(members(&caches, "sales"), Vec::<String>::new());
     assert_eq!(members(&caches, "eng"), ["alice"]);
@@ -122,13 +136,8 @@ fn a_membership_change_re_plans_that_user_and_marks_the_namespace() {
 
 #[test]
 fn terms_start_with_a_full_pass_until_one_completes() {
-    let (caches, mut w) = Caches::new(Default::default());
-    list(
-        &caches,
-        &mut w.users,
-        &mut Relay::default(),
-        vec![user("alice", &["sales"])],
-    );
+    let (caches, _w) = Caches::new(Default::default());
+    list_users(&caches, &mut UserRelay::default(), vec![user("alice", &["sales"])]);
     assert_eq!(caches.triggers.outstanding(), 0, "a standby records users");
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
     // Its full pass covers alice: she is not queued as well.
@@ -154,7 +163,7 @@ fn a_term_won_back_resumes_with_the_users_not_reconciled_since() {
     let (caches, _w, mut queue) = leading();
     let triggers = &caches.triggers;
     triggers.full_pass_done();
-    let key = |name: &str| ObjectRef::<CachedUser>::new(name).within("ns");
+    let key = |name: &str| UserKey::new("ns", name);
     for name in ["alice", "bob", "carol"] {
         triggers.user("ns", name);
     }
@@ -178,42 +187,43 @@ fn a_term_won_back_resumes_with_the_users_not_reconciled_since() {
 }
 
 #[test]
-fn the_store_shares_the_cached_objects() {
-    let (caches, mut w) = Caches::new(Default::default());
-    let relay = &mut Relay::default();
-    feed(&caches, &mut w.users, relay, watcher::Event::Init);
-    feed(
-        &caches,
-        &mut w.users,
-        relay,
-        watcher::Event::InitApply(user("alice", &[])),
-    );
+fn the_user_watch_feeds_the_store_a_relist_only_once_complete() {
+    let (caches, _w) = Caches::new(Default::default());
+    let relay = &mut UserRelay::default();
+    feed_users(&caches, relay, watcher::Event::Init);
+    feed_users(&caches, relay, watcher::Event::InitApply(user("alice", &[])));
     assert!(
-        caches.store.get::<User>("ns", "alice").is_none(),
+        caches.user("ns", "alice").is_none(),
         "nothing before the list is complete"
     );
-    feed(&caches, &mut w.users, relay, watcher::Event::InitDone);
-    feed(
-        &caches,
-        &mut w.users,
-        relay,
-        watcher::Event::Apply(user("bob", &["sales"])),
-    );
+    feed_users(&caches, relay, watcher::Event::InitDone);
+    feed_users(&caches, relay, watcher::Event::Apply(user("bob", &["sales"])));
 
     for name in ["alice", "bob"] {
-        let cached = caches.users.get(&ObjectRef::new(name).within("ns")).unwrap();
-        let served = caches.store.get::<User>("ns", name).unwrap();
-        assert!(Arc::ptr_eq(&cached, &served), "{name} is held once, not copied");
+        assert!(caches.user("ns", name).is_some_and(|u| u.watched), "{name}");
     }
+    assert_eq!(caches.users(Some("ns")).len(), 2);
     assert_eq!(members(&caches, "sales"), ["bob"]);
-    feed(
-        &caches,
-        &mut w.users,
-        relay,
-        watcher::Event::Delete(user("bob", &["sales"])),
-    );
-    assert!(caches.store.get::<User>("ns", "bob").is_none());
+    feed_users(&caches, relay, watcher::Event::Delete(user("bob", &["sales"])));
+    assert!(caches.user("ns", "bob").is_none());
     assert!(members(&caches, "sales").is_empty());
+}
+
+#[test]
+fn a_change_a_scim_write_recorded_ahead_of_the_watch_is_still_a_change() {
+    let (caches, _w, mut queue) = leading();
+    let relay = &mut UserRelay::default();
+    list_users(&caches, relay, vec![user("alice", &["sales"])]);
+    drain(&mut queue);
+    // The SCIM endpoint records its write's response (generation 2) before the watch delivers it.
+    let mut moved = user("alice", &["eng"]);
+    moved.metadata.generation = Some(2);
+    moved.metadata.resource_version = Some("2".into());
+    caches.store.record::<User>(moved.to_user());
+    assert!(drain(&mut queue).is_empty(), "a write alone triggers nothing");
+    feed_users(&caches, relay, watcher::Event::Apply(moved));
+    assert_eq!(drain(&mut queue), ["alice"]);
+    assert!(caches.user("ns", "alice").unwrap().watched);
 }
 
 #[test]
@@ -236,8 +246,8 @@ fn the_active_directory_is_the_oldest() {
 #[test]
 fn a_relist_rebuilds_the_index_of_its_own_kind_only() {
     let (caches, mut w) = Caches::new(Default::default());
-    let (users, natives) = (&mut Relay::default(), &mut Relay::default());
-    list(&caches, &mut w.users, users, vec![user("alice", &["sales"])]);
+    let (users, natives) = (&mut UserRelay::default(), &mut Relay::default());
+    list_users(&caches, users, vec![user("alice", &["sales"])]);
     list(&caches, &mut w.native_bindings, natives, vec![native_binding("alice")]);
     assert_eq!(
         caches.user_native_bindings.objects("ns", "alice"),
@@ -248,7 +258,7 @@ fn a_relist_rebuilds_the_index_of_its_own_kind_only() {
     list(&caches, &mut w.native_bindings, natives, vec![]);
     assert!(caches.user_native_bindings.objects("ns", "alice").is_empty());
     assert_eq!(members(&caches, "sales"), ["alice"]);
-    list(&caches, &mut w.users, users, vec![]);
+    list_users(&caches, users, vec![]);
     assert!(members(&caches, "sales").is_empty());
 }
 
@@ -258,12 +268,12 @@ fn objects_a_relist_lists_unchanged_stay_in_the_index() {
     // no spec change, and were dropped from the index: a group lost its members and a suspended
     // user kept the native bindings the index no longer knew.
     let (caches, mut w, mut queue) = leading();
-    let (users, natives) = (&mut Relay::default(), &mut Relay::default());
-    list(&caches, &mut w.users, users, vec![user("alice", &["sales"])]);
+    let (users, natives) = (&mut UserRelay::default(), &mut Relay::default());
+    list_users(&caches, users, vec![user("alice", &["sales"])]);
     list(&caches, &mut w.native_bindings, natives, vec![native_binding("alice")]);
     drain(&mut queue);
 
-    list(&caches, &mut w.users, users, vec![user("alice", &["sales"])]);
+    list_users(&caches, users, vec![user("alice", &["sales"])]);
     list(&caches, &mut w.native_bindings, natives, vec![native_binding("alice")]);
     assert_eq!(members(&caches, "sales").len(), 1);
     assert_eq!(
@@ -275,35 +285,35 @@ fn objects_a_relist_lists_unchanged_stay_in_the_index() {
 
 #[test]
 fn a_change_listed_by_a_relist_is_handled_once_the_cache_holds_it() {
-    let (caches, mut w, mut queue) = leading();
-    let relay = &mut Relay::default();
-    list(&caches, &mut w.users, relay, vec![user("alice", &["sales"])]);
+    let (caches, _w, mut queue) = leading();
+    let relay = &mut UserRelay::default();
+    list_users(&caches, relay, vec![user("alice", &["sales"])]);
     drain(&mut queue);
 
     // Suspended while the watch was down: the relist lists a new generation.
     let mut suspended = user("alice", &["sales"]);
     suspended.metadata.generation = Some(2);
-    feed(&caches, &mut w.users, relay, watcher::Event::Init);
-    feed(&caches, &mut w.users, relay, watcher::Event::InitApply(suspended));
+    feed_users(&caches, relay, watcher::Event::Init);
+    feed_users(&caches, relay, watcher::Event::InitApply(suspended));
     assert!(drain(&mut queue).is_empty(), "the cache still serves generation 1");
-    feed(&caches, &mut w.users, relay, watcher::Event::InitDone);
+    feed_users(&caches, relay, watcher::Event::InitDone);
     assert_eq!(drain(&mut queue), ["alice"]);
-    let cached = caches.users.get(&ObjectRef::new("alice").within("ns")).unwrap();
+    let cached = caches.user("ns", "alice").unwrap();
     assert_eq!(cached.metadata.generation, Some(2));
 }
 
 #[test]
 fn an_object_created_again_under_its_name_is_a_change() {
-    let (caches, mut w, mut queue) = leading();
-    let relay = &mut Relay::default();
+    let (caches, _w, mut queue) = leading();
+    let relay = &mut UserRelay::default();
     let mut first = user("alice", &["sales"]);
     first.metadata.uid = Some("1".into());
-    list(&caches, &mut w.users, relay, vec![first]);
+    list_users(&caches, relay, vec![first]);
     drain(&mut queue);
     // Deleted and created again while the watch was down: generation 1 again, another uid.
     let mut second = user("alice", &["eng"]);
     second.metadata.uid = Some("2".into());
-    list(&caches, &mut w.users, relay, vec![second]);
+    list_users(&caches, relay, vec![second]);
     assert_eq!(drain(&mut queue), ["alice"]);
     assert_eq!(members(&caches, "eng"), ["alice"]);
     assert!(members(&caches, "sales").is_empty());
