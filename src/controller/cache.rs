@@ -454,7 +454,7 @@ impl<K: Watched> Relay<K> {
 /// Runs the User watch straight into the [`watch::Store`], the one cache of Users, with the
 /// events [`spawn`] gives the other kinds: a spec change triggers the user, and a relist replaces
 /// the cached Users only once complete, its changes triggered then (see [`Relay`]).
-fn spawn_users(api: Api<CachedUser>, config: &watcher::Config, caches: &Arc<Caches>) {
+fn spawn_users(api: Api<User>, config: &watcher::Config, caches: &Arc<Caches>) {
     let (group, kind) = (User::group(&()), User::kind(&()));
     caches.metrics.watch_started(&group, &kind);
     let caches = Arc::downgrade(caches);
@@ -488,16 +488,19 @@ struct UserRelay {
 }
 
 impl UserRelay {
-    fn event(&mut self, caches: &Caches, mut event: watcher::Event<CachedUser>) {
-        if let watcher::Event::Apply(user) | watcher::Event::InitApply(user) = &mut event {
+    fn event(&mut self, caches: &Caches, event: watcher::Event<User>) {
+        let delivered = |user: User| {
+            let mut user = CachedUser::from(user);
             user.watched = true;
-        }
+            user
+        };
         match event {
             watcher::Event::Init => self.relist = Some(Default::default()),
             watcher::Event::InitApply(user) => {
+                let user = delivered(user);
                 let (listed, changed) = self.relist.get_or_insert_default();
                 if spec_changed(caches, &user) {
-                    changed.push(UserKey::new(&user.namespace().unwrap_or_default(), &user.name_any()));
+                    changed.push(UserKey::new(user.namespace(), user.name()));
                 }
                 listed.push(Arc::new(user));
             }
@@ -513,12 +516,14 @@ impl UserRelay {
                 caches.mark_every_namespace();
             }
             watcher::Event::Apply(user) => {
+                let user = delivered(user);
                 let changed = spec_changed(caches, &user);
                 let user = Arc::new(user);
                 caches.store.applied::<User>(user.clone());
                 on_user(caches, if changed { Change::Spec(&user) } else { Change::Other });
             }
             watcher::Event::Delete(user) => {
+                let user = CachedUser::from(user);
                 caches.store.deleted::<User>(&user);
                 on_user(caches, Change::Deleted(&user));
             }
@@ -530,10 +535,8 @@ impl UserRelay {
 /// delivered: another generation, or another uid (deleted and created again under the same name
 /// while the watch was down). An entry a SCIM write recorded ahead of the watch counts as unseen.
 fn spec_changed(caches: &Caches, user: &CachedUser) -> bool {
-    let cached = caches.user(&user.namespace().unwrap_or_default(), &user.name_any());
-    cached.is_none_or(|c| {
-        !c.watched || c.metadata.generation != user.metadata.generation || c.metadata.uid != user.metadata.uid
-    })
+    let cached = caches.user(user.namespace(), user.name());
+    cached.is_none_or(|c| !c.watched || c.generation() != user.generation() || c.uid() != user.uid())
 }
 
 /// Runs the RoleBinding watch into the compact [`BindingCache`], with the same events as [`spawn`].
@@ -647,17 +650,14 @@ fn ns_name<K: Resource>(obj: &K) -> (String, String) {
 fn on_user(caches: &Caches, change: Change<'_, CachedUser>) {
     match change {
         Change::Spec(user) => {
-            let (ns, name) = ns_name(user);
-            caches.triggers.user(&ns, &name);
-            caches.triggers.namespace(&ns);
+            caches.triggers.user(user.namespace(), user.name());
+            caches.triggers.namespace(user.namespace());
         }
         Change::Other => {}
         Change::Deleted(user) => {
-            caches
-                .triggers
-                .forget(&UserKey::new(&user.namespace().unwrap_or_default(), &user.name_any()));
+            caches.triggers.forget(&UserKey::new(user.namespace(), user.name()));
             // The namespace pass deletes the bindings of users that are gone.
-            caches.triggers.namespace(&user.namespace().unwrap_or_default());
+            caches.triggers.namespace(user.namespace());
         }
     }
 }
@@ -684,7 +684,7 @@ fn on_directory(caches: &Caches, change: Change<'_, Directory>) {
     let ns = dir.namespace().unwrap_or_default();
     // Policies, domains and role names apply to every user of the namespace.
     for user in caches.users(Some(&ns)) {
-        caches.triggers.user(&ns, &user.name_any());
+        caches.triggers.user(&ns, user.name());
     }
     caches.triggers.namespace(&ns);
 }

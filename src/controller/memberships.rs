@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use super::{Context, Error, Result};
@@ -38,10 +37,10 @@ pub(crate) async fn purge_deleted_groups(ctx: &Context, user: &CachedUser, ns: &
         "metadata": {"resourceVersion": user.resource_version()},
         "spec": {"groups": kept},
     });
-    match ctx.writer.merge_patch::<User>(ns, &user.name_any(), &patch).await {
+    match ctx.writer.merge_patch::<User>(ns, user.name(), &patch).await {
         Err(Error::Kube(kube::Error::Api(s))) if s.is_conflict() || s.is_not_found() => Ok(()),
         result => {
-            tracing::info!(namespace = %ns, user = %user.name_any(), removed = gone.len(), "memberships of deleted groups removed");
+            tracing::info!(namespace = %ns, user = %user.name(), removed = gone.len(), "memberships of deleted groups removed");
             result
         }
     }

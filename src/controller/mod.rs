@@ -62,8 +62,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::{Client, ResourceExt};
 
 pub use apply::FIELD_MANAGER;
 pub use error::{Error, Result};
@@ -300,7 +300,7 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
     }
     futures::stream::iter(ctx.caches.users(None))
         .for_each_concurrent(usize::from(concurrency.max(1)), |user| async move {
-            let key = UserKey::new(&user.namespace().unwrap_or_default(), &user.name_any());
+            let key = UserKey::new(user.namespace(), user.name());
             drop(user);
             if let Err(error) = reconcile_user(&key, ctx).await {
                 ctx.metrics.failed("User", &error);
@@ -316,9 +316,7 @@ async fn full_pass(ctx: &Arc<Context>, concurrency: u16) {
 fn enqueue_everything(ctx: &Context) {
     ctx.caches.mark_every_namespace();
     for user in ctx.caches.users(None) {
-        ctx.caches
-            .triggers
-            .user(&user.namespace().unwrap_or_default(), &user.name_any());
+        ctx.caches.triggers.user(user.namespace(), user.name());
     }
 }
 

@@ -42,7 +42,7 @@ pub(crate) async fn reconcile(ctx: &Context, ns: &str) -> Result<()> {
             .filter_map(|g| Some((g.metadata.name.as_deref()?, &g.spec))),
     );
     let mut users = ctx.caches.users(Some(ns));
-    users.retain(|u| u.metadata.deletion_timestamp.is_none());
+    users.retain(|u| !u.is_deleting());
     let plan = plan_namespace(&index, users.iter().map(|u| u.plan_input()), settings.as_ref());
 
     apply_workspaces(ctx, ns, directory, &plan, &now).await?;

@@ -21,8 +21,10 @@ use crate::watch::CachedUser;
 pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Result<()> {
     let _timer = ctx.metrics.time("User");
     ctx.caches.ready().await?;
-    let ns = user.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
-    let id = user.name_any();
+    if user.namespace().is_empty() {
+        return Err(Error::MissingField("metadata.namespace"));
+    }
+    let (ns, id) = (user.namespace().to_string(), user.name().to_string());
     memberships::purge_deleted_groups(&ctx, &user, &ns).await?;
     // The caches have listed (above), so no Directory here means none, not "not seen yet".
     let directory = ctx.caches.directory(&ns).filter(|d| !d.is_deleting());
@@ -53,7 +55,7 @@ pub(crate) async fn reconcile(user: Arc<CachedUser>, ctx: Arc<Context>) -> Resul
     native::reconcile_user(&ctx, &ns, directory.as_ref(), &plan).await?;
 
     let previous = user.status.as_ref().map(|s| s.previous());
-    let status = user_status(previous.as_ref(), &plan, policy, user.metadata.generation, &now);
+    let status = user_status(previous.as_ref(), &plan, policy, user.generation(), &now);
     if !user.status.as_ref().is_some_and(|s| s.matches(&status)) {
         ctx.writer.apply_status::<User, _>(&ns, &id, &status).await?;
     }
@@ -84,7 +86,7 @@ async fn apply_bindings(
         }
         rb.metadata.labels = Some(labels);
         // A backstop for real clusters; the controller deletes bindings itself (no GC in tests).
-        rb.metadata.owner_references = user.controller_owner_ref(&()).map(|o| vec![o]);
+        rb.metadata.owner_references = user.controller_owner_ref().map(|o| vec![o]);
 
         let message = binding
             .spec
@@ -171,8 +173,8 @@ async fn publish_conflict(ctx: &Context, user: &CachedUser, plan: &UserPlan, pol
         secondary: None,
     };
     ctx.metrics.write("Event", "create");
-    if let Err(error) = ctx.recorder.publish(&event, &user.object_ref(&())).await {
+    if let Err(error) = ctx.recorder.publish(&event, &user.to_user().object_ref(&())).await {
         // An Event is best effort: the conflict is in the statuses and the metric either way.
-        tracing::warn!(%error, user = %user.name_any(), "could not publish RoleConflict event");
+        tracing::warn!(%error, user = %user.name(), "could not publish RoleConflict event");
     }
 }

@@ -44,7 +44,7 @@ pub(super) fn render(group: &Group, members: Option<&[Arc<CachedUser>]>, base_ur
         users
             .iter()
             .map(|user| Reference {
-                id: user.metadata.name.as_deref().unwrap_or_default(),
+                id: user.name(),
                 display: user.display_name.as_deref().or(Some(&user.user_name)),
             })
             .collect()

@@ -173,7 +173,7 @@ async fn update(
             }
             if fold_user_name(&spec.user_name) != fold_user_name(&current.spec.user_name)
                 && state.store.read(&auth.namespace, |ns| {
-                    ns.user_by_name(&spec.user_name).is_some_and(|u| u.name_any() != id)
+                    ns.user_by_name(&spec.user_name).is_some_and(|u| u.name() != id)
                 })
             {
                 return Err(conflict(&spec.user_name));

@@ -224,7 +224,7 @@ async fn set_one(w: Writer<'_>, namespace: &str, group: &str, user: &str, member
             Some(u) => Some(u),
             None => api.get_opt(user).await?.map(|u| Arc::new(CachedUser::from(u))),
         };
-        let Some(current) = current.filter(|u| u.meta().deletion_timestamp.is_none()) else {
+        let Some(current) = current.filter(|u| !u.is_deleting()) else {
             return if member { Err(unknown_member(user)) } else { Ok(()) };
         };
         // Sorted and unique as SCIM writes it; an edit by other hands (kubectl, GitOps) may have

@@ -4,10 +4,11 @@
 //! (from the Users that name it), and which Directory of a namespace is active (the oldest).
 //!
 //! One [`Store`] per process holds every User, Group and Directory once. With a controller in the
-//! process, the controller's watches feed it (the very `Arc`s its reflectors hold, so 50,000 Users
-//! are decoded and kept once); without one, [`Store::run`] runs watches of its own. Users are
-//! kept as compact [`CachedUser`]s: the fields every reader scans, decoded; the rest of the spec
-//! as JSON; a digest of the status.
+//! process, the controller's watches feed it (Users straight from their watch: the store is their
+//! only cache; Groups and Directories as the very `Arc`s its reflectors hold); without one,
+//! [`Store::run`] runs watches of its own. Users are kept as compact [`CachedUser`]s: the fields
+//! every reader scans, decoded; the rest of the spec as JSON; a digest of the status; the
+//! metadata fields a User has.
 
 mod store;
 mod user;

@@ -68,7 +68,7 @@ impl Namespace {
     }
 
     fn insert_user(&mut self, user: Arc<CachedUser>) {
-        let id: Arc<str> = user.name_any().into();
+        let id: Arc<str> = user.name().into();
         self.remove_user(&id);
         self.user_by_name.insert(fold_user_name(&user.user_name), id.clone());
         if let Some(ext) = &user.external_id {
@@ -143,15 +143,8 @@ fn remove_from_set(index: &mut HashMap<String, BTreeSet<Arc<str>>>, key: &str, i
 pub(crate) trait Cached:
     Resource<DynamicType = ()> + Clone + Send + Sync + 'static + serde::de::DeserializeOwned + std::fmt::Debug
 {
-    /// What the store keeps of an object. It decodes from the API server's JSON like the object,
-    /// so a watch of it compacts each object as it arrives.
-    type Entry: Resource<DynamicType = ()>
-        + Clone
-        + Send
-        + Sync
-        + 'static
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug;
+    /// What the store keeps of an object.
+    type Entry: Entry + Clone + Send + Sync + 'static + std::fmt::Debug;
     /// This kind's bit in [`Store`]'s sync mask.
     const SYNCED: u8;
     /// What the store keeps of `self`.
@@ -162,6 +155,36 @@ pub(crate) trait Cached:
     fn remove(state: &mut State, namespace: &str, name: &str);
     fn current<'a>(state: &'a State, namespace: &str, name: &str) -> Option<&'a Arc<Self::Entry>>;
     fn clear(state: &mut State);
+}
+
+/// Where the store files an entry, and which version of its object it is.
+pub(crate) trait Entry {
+    /// Namespace and name.
+    fn store_key(&self) -> (&str, &str);
+    /// The resourceVersion, as a number to compare.
+    fn store_version(&self) -> Option<u64>;
+}
+
+impl<K: Resource> Entry for K {
+    fn store_key(&self) -> (&str, &str) {
+        let meta = self.meta();
+        (
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
+    }
+    fn store_version(&self) -> Option<u64> {
+        self.meta().resource_version.as_deref()?.parse().ok()
+    }
+}
+
+impl Entry for CachedUser {
+    fn store_key(&self) -> (&str, &str) {
+        (self.namespace(), self.name())
+    }
+    fn store_version(&self) -> Option<u64> {
+        self.resource_version()?.parse().ok()
+    }
 }
 
 /// Drops managedFields, the largest part of most objects, which no reader of a cache needs.
@@ -189,7 +212,7 @@ impl Cached for User {
     fn upsert(state: &mut State, obj: Arc<Self::Entry>) {
         state
             .namespaces
-            .entry(obj.namespace().unwrap_or_default())
+            .entry(obj.namespace().to_string())
             .or_default()
             .insert_user(obj);
     }
@@ -266,10 +289,6 @@ impl Cached for Directory {
     fn clear(state: &mut State) {
         state.directories.clear();
     }
-}
-
-fn version(obj: &impl ResourceExt) -> Option<u64> {
-    obj.resource_version()?.parse().ok()
 }
 
 /// The shared cache. Cheap to clone.
@@ -354,9 +373,10 @@ impl Store {
 
     /// A watch event: `obj` was added or changed.
     pub(crate) fn applied<K: Cached>(&self, obj: Arc<K::Entry>) {
-        let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        let (ns, name) = obj.store_key();
+        let (ns, name) = (ns.to_string(), name.to_string());
         let mut state = self.state.write().expect("store lock");
-        let new = version(obj.as_ref());
+        let new = obj.store_version();
         let key = (K::kind(&()).to_string(), ns.clone(), name.clone());
         if let (Some(dead), Some(new)) = (state.tombstones.get(&key), new) {
             if new <= *dead {
@@ -364,7 +384,7 @@ impl Store {
             }
             state.tombstones.remove(&key);
         }
-        if let (Some(old), Some(new)) = (K::current(&state, &ns, &name).and_then(|o| version(o.as_ref())), new)
+        if let (Some(old), Some(new)) = (K::current(&state, &ns, &name).and_then(|o| o.store_version()), new)
             && old > new
         {
             return;
@@ -375,7 +395,8 @@ impl Store {
     /// A watch event: `obj` was deleted.
     pub(crate) fn deleted<K: Cached>(&self, obj: &K::Entry) {
         let mut state = self.state.write().expect("store lock");
-        K::remove(&mut state, &obj.namespace().unwrap_or_default(), &obj.name_any());
+        let (ns, name) = obj.store_key();
+        K::remove(&mut state, ns, name);
     }
 
     /// A watch (re)listed every object of a kind: they replace what the store held.
@@ -405,13 +426,10 @@ impl Store {
         Ok(store)
     }
 
-    /// One list of a kind, slimmed as a watch would, replaces what the store held of it.
-    async fn relist_once<K: Cached>(&self, api: Api<K::Entry>) -> kube::Result<()> {
+    /// One list of a kind, kept as a watch keeps it, replaces what the store held of it.
+    async fn relist_once<K: Cached>(&self, api: Api<K>) -> kube::Result<()> {
         let listed = api.list(&kube::api::ListParams::default()).await?;
-        self.relisted::<K>(listed.items.into_iter().map(|mut obj| {
-            slim(&mut obj);
-            Arc::new(obj)
-        }));
+        self.relisted::<K>(listed.items.into_iter().map(|obj| Arc::new(obj.entry())));
         Ok(())
     }
 
@@ -458,18 +476,17 @@ impl Store {
         );
     }
 
-    async fn watch<K: Cached>(self, api: Api<K::Entry>) {
+    async fn watch<K: Cached>(self, api: Api<K>) {
         let mut initial = Vec::new();
         let mut events = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
-            .modify(slim)
             .boxed();
         loop {
             match events.try_next().await {
-                Ok(Some(Event::Apply(obj))) => self.applied::<K>(Arc::new(obj)),
-                Ok(Some(Event::Delete(obj))) => self.deleted::<K>(&obj),
+                Ok(Some(Event::Apply(obj))) => self.applied::<K>(Arc::new(obj.entry())),
+                Ok(Some(Event::Delete(obj))) => self.deleted::<K>(&obj.entry()),
                 Ok(Some(Event::Init)) => initial.clear(),
-                Ok(Some(Event::InitApply(obj))) => initial.push(Arc::new(obj)),
+                Ok(Some(Event::InitApply(obj))) => initial.push(Arc::new(obj.entry())),
                 Ok(Some(Event::InitDone)) => self.relisted::<K>(std::mem::take(&mut initial)),
                 Ok(None) => return,
                 Err(err) => tracing::warn!(kind = %K::kind(&()), error = %err, "watch failed; retrying"),
@@ -534,7 +551,7 @@ mod tests {
         store.record(user("u2", 2, "bob@x.io", &["g1", "g2"]));
         store.record(group("g1", 3, "ws-Sales-role-admin"));
         store.read("ns", |ns| {
-            assert_eq!(ns.user_by_name("alice@x.io").map(|u| u.name_any()), Some("u1".into()));
+            assert_eq!(ns.user_by_name("alice@x.io").map(|u| u.name()), Some("u1"));
             assert_eq!(ns.users_by_external_id("ext-u2").count(), 1);
             assert_eq!(ns.users_by_external_id("ext-u").count(), 0, "a prefix is not a match");
             assert_eq!(ns.members("g1").collect::<Vec<_>>(), ["u1", "u2"]);
@@ -559,7 +576,7 @@ mod tests {
         let holders = |store: &Store| {
             store.read("ns", |ns| {
                 ns.users_by_external_id("ext-u2")
-                    .map(|u| u.name_any())
+                    .map(|u| u.name().to_string())
                     .collect::<Vec<_>>()
             })
         };

@@ -1,5 +1,6 @@
 //! What is cached of a User: the fields its readers look at decoded, the rest of its spec as
-//! JSON, and a digest of its status instead of the status itself.
+//! JSON, a digest of its status instead of the status itself, and of its metadata the fields a
+//! User has.
 //!
 //! At 50,000 users every byte of a cached User counts. Decoded, a spec is ~0.8 KiB of mostly
 //! empty fields before its strings; most of it is read only to render the User, which happens
@@ -7,29 +8,30 @@
 //! memberships), a group's member list (displayName) and the planner (userName, active, emails,
 //! roles, groups) — stays decoded. The status is read by one reader, the controller's user
 //! reconcile, which asks "is the status I would write the stored one?" and needs the previous
-//! conditions' transition times: a [`StatusDigest`] answers both. Metadata stays an
-//! `ObjectMeta` (kube's reflector reads it), but for what every SCIM write stamps again and the
-//! last-modified annotation, kept as one string.
+//! conditions' transition times: a [`StatusDigest`] answers both. An `ObjectMeta` is 360 bytes
+//! of mostly empty fields too; a [`CachedUser`] keeps the ones a User has, and the rest (labels,
+//! annotations, finalizers or owners of other hands) only when there is any. What every SCIM
+//! write stamps again is not kept.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::Resource;
-use serde::{Deserialize, Deserializer};
 
 use crate::api::{
     MultiValue, Transitions, User, UserSpec, UserStatus, annotations, condition, hash_conditions, labels,
 };
 use crate::rules::UserInput;
 
-/// A cached User. Decoded from the API server's JSON like a [`User`] (see its `Deserialize`), so
-/// a watch of `CachedUser` compacts each object as it arrives and no full copy is kept.
+/// A cached User, built from a [`User`] as a watch or a write delivers it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CachedUser {
-    pub metadata: ObjectMeta,
+    /// The object's name: the user's SCIM id.
+    name: Box<str>,
+    /// The object's namespace: its directory's.
+    namespace: Box<str>,
+    meta: Meta,
     pub user_name: String,
     pub external_id: Option<String>,
     pub display_name: Option<String>,
@@ -40,9 +42,6 @@ pub struct CachedUser {
     pub groups: Vec<String>,
     /// The other fields of the spec, as JSON; `None` when there are none.
     rest: Option<Box<str>>,
-    /// The `scim-operator.io/last-modified` annotation, kept out of the annotations: alone in
-    /// them it is a 0.6 KiB B-tree node.
-    last_modified: Option<Box<str>>,
     /// `None` while the User has no status.
     pub status: Option<StatusDigest>,
     /// Whether this is what the watch delivered, not what a SCIM write's response recorded ahead
@@ -50,7 +49,61 @@ pub struct CachedUser {
     pub(crate) watched: bool,
 }
 
+/// What is kept of a User's metadata.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Meta {
+    uid: Option<Box<str>>,
+    resource_version: Option<Box<str>>,
+    generation: Option<i64>,
+    created: Option<Time>,
+    deleted: Option<Time>,
+    /// The `scim-operator.io/last-modified` annotation, kept out of the annotations: alone in
+    /// them it is a 0.6 KiB B-tree node.
+    last_modified: Option<Box<str>>,
+    /// Whatever else the metadata holds, as it came; `None` when nothing (nearly always).
+    other: Option<Box<ObjectMeta>>,
+}
+
 impl CachedUser {
+    /// The object's name: the user's SCIM id.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn uid(&self) -> Option<&str> {
+        self.meta.uid.as_deref()
+    }
+
+    pub fn resource_version(&self) -> Option<&str> {
+        self.meta.resource_version.as_deref()
+    }
+
+    pub fn generation(&self) -> Option<i64> {
+        self.meta.generation
+    }
+
+    /// Whether the User is being deleted (a finalizer holds it).
+    pub fn is_deleting(&self) -> bool {
+        self.meta.deleted.is_some()
+    }
+
+    /// A controller owner reference to this User, for the objects derived from it; `None`
+    /// before the API server has given it a uid.
+    pub fn controller_owner_ref(&self) -> Option<OwnerReference> {
+        Some(OwnerReference {
+            api_version: User::api_version(&()).into(),
+            kind: User::kind(&()).into(),
+            name: self.name.to_string(),
+            uid: self.meta.uid.as_deref()?.to_string(),
+            controller: Some(true),
+            ..Default::default()
+        })
+    }
+
     /// The spec, decoded whole: for rendering and rewriting one User, not for scanning many.
     pub fn spec(&self) -> UserSpec {
         let mut spec = match &self.rest {
@@ -70,8 +123,17 @@ impl CachedUser {
     /// The User as SCIM renders and rewrites it: metadata and spec, no status (a write of the
     /// User never carries one: it has a status subresource).
     pub fn to_user(&self) -> User {
-        let mut metadata = self.metadata.clone();
-        if let Some(modified) = &self.last_modified {
+        let meta = &self.meta;
+        let mut metadata = meta.other.as_deref().cloned().unwrap_or_default();
+        let given = |value: &str| (!value.is_empty()).then(|| value.to_string());
+        metadata.name = given(&self.name);
+        metadata.namespace = given(&self.namespace);
+        metadata.uid = meta.uid.as_deref().map(str::to_string);
+        metadata.resource_version = meta.resource_version.as_deref().map(str::to_string);
+        metadata.generation = meta.generation;
+        metadata.creation_timestamp = meta.created.clone();
+        metadata.deletion_timestamp = meta.deleted.clone();
+        if let Some(modified) = &meta.last_modified {
             let annotations = metadata.annotations.get_or_insert_default();
             annotations.insert(annotations::LAST_MODIFIED.into(), modified.to_string());
         }
@@ -85,7 +147,7 @@ impl CachedUser {
     /// The user as the rules see it.
     pub fn plan_input(&self) -> UserInput<'_> {
         UserInput {
-            id: self.metadata.name.as_deref().unwrap_or_default(),
+            id: &self.name,
             user_name: &self.user_name,
             active: self.active != Some(false),
             emails: &self.emails,
@@ -107,7 +169,6 @@ impl From<User> for CachedUser {
             mut spec,
             status,
         } = user;
-        metadata.managed_fields = None;
         let take_key = |map: &mut Option<BTreeMap<String, String>>, key: &str| {
             let entries = map.as_mut()?;
             let value = entries.remove(key);
@@ -118,14 +179,30 @@ impl From<User> for CachedUser {
         };
         take_key(&mut metadata.labels, labels::DIRECTORY);
         take_key(&mut metadata.annotations, annotations::LAST_REQUEST);
-        let last_modified = take_key(&mut metadata.annotations, annotations::LAST_MODIFIED);
+        let boxed = |value: Option<String>| value.map(String::into_boxed_str);
+        let meta = Meta {
+            uid: boxed(metadata.uid.take()),
+            resource_version: boxed(metadata.resource_version.take()),
+            generation: metadata.generation.take(),
+            created: metadata.creation_timestamp.take(),
+            deleted: metadata.deletion_timestamp.take(),
+            last_modified: boxed(take_key(&mut metadata.annotations, annotations::LAST_MODIFIED)),
+            other: None,
+        };
+        let name = metadata.name.take().unwrap_or_default().into_boxed_str();
+        let namespace = metadata.namespace.take().unwrap_or_default().into_boxed_str();
+        metadata.managed_fields = None;
+        let meta = Meta {
+            other: (metadata != ObjectMeta::default()).then(|| Box::new(metadata)),
+            ..meta
+        };
         let user_name = std::mem::take(&mut spec.user_name);
         let external_id = spec.external_id.take();
         let display_name = spec.display_name.take();
         let active = spec.active.take();
-        let emails = std::mem::take(&mut spec.emails);
-        let roles = std::mem::take(&mut spec.roles);
-        let groups = std::mem::take(&mut spec.groups);
+        let emails = exact(std::mem::take(&mut spec.emails));
+        let roles = exact(std::mem::take(&mut spec.roles));
+        let groups = exact(std::mem::take(&mut spec.groups));
         // Kept only when something is left; its JSON names the required userName, as "".
         let rest = (spec != UserSpec::default()).then(|| {
             serde_json::to_string(&spec)
@@ -133,7 +210,9 @@ impl From<User> for CachedUser {
                 .into_boxed_str()
         });
         CachedUser {
-            metadata,
+            name,
+            namespace,
+            meta,
             user_name,
             external_id,
             display_name,
@@ -142,42 +221,17 @@ impl From<User> for CachedUser {
             roles,
             groups,
             rest,
-            last_modified: last_modified.map(String::into_boxed_str),
             status: status.as_ref().map(StatusDigest::of),
             watched: false,
         }
     }
 }
 
-impl<'de> Deserialize<'de> for CachedUser {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        User::deserialize(deserializer).map(CachedUser::from)
-    }
-}
-
-/// The API type's identity, so a watch, a reflector and an applier of `CachedUser` address Users.
-impl Resource for CachedUser {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
-
-    fn kind(dt: &()) -> Cow<'_, str> {
-        User::kind(dt)
-    }
-    fn group(dt: &()) -> Cow<'_, str> {
-        User::group(dt)
-    }
-    fn version(dt: &()) -> Cow<'_, str> {
-        User::version(dt)
-    }
-    fn plural(dt: &()) -> Cow<'_, str> {
-        User::plural(dt)
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
+/// `list` without spare room. A decoded list has room for four entries whatever it holds (serde
+/// grows it push by push): ~0.3 KiB per User of nothing, kept as long as the User is cached.
+fn exact<T>(mut list: Vec<T>) -> Vec<T> {
+    list.shrink_to_fit();
+    list
 }
 
 /// What the controller reads back of a User's status.
@@ -350,10 +404,10 @@ mod tests {
         );
         user.spec.user_name = "a@x.io".into();
         user.status = Some(status());
-        let json = serde_json::to_value(&user).expect("serialize");
-        let cached: CachedUser = serde_json::from_value(json).expect("a User decodes as a CachedUser");
-        assert_eq!(cached.metadata.labels, None, "an empty map still holds a node");
-        let kept: Vec<&String> = cached.metadata.annotations.iter().flatten().map(|(k, _)| k).collect();
+        let cached = CachedUser::from(user.clone());
+        let other = cached.meta.other.as_deref().expect("another hand's annotation");
+        assert_eq!(other.labels, None, "an empty map still holds a node");
+        let kept: Vec<&String> = other.annotations.iter().flatten().map(|(k, _)| k).collect();
         assert_eq!(kept, ["example.com/note"], "last-modified is kept apart");
         assert!(cached.status.as_ref().is_some_and(|d| d.matches(&status())));
         let back = cached.to_user();
@@ -372,7 +426,60 @@ mod tests {
             },
             ..user
         });
-        assert_eq!(alone.metadata.annotations, None, "an empty map still holds a node");
+        assert_eq!(alone.meta.other, None, "nothing else: no ObjectMeta kept");
+    }
+
+    #[test]
+    fn a_cached_user_decoded_from_json_keeps_no_spare_room() {
+        // From text, as a watch decodes it (a decoded `Value` would tell the list's length).
+        let json = r#"{"apiVersion": "scim-operator.io/v1alpha1", "kind": "User",
+            "metadata": {"name": "u1", "namespace": "entra"},
+            "spec": {"userName": "a@x.io", "emails": [{"value": "a@x.io"}], "groups": ["g1"],
+                     "roles": [{"value": "admin"}]}}"#;
+        let user: User = serde_json::from_str(json).expect("a valid User");
+        assert!(
+            user.spec.emails.capacity() > 1,
+            "serde leaves spare room (else this test proves nothing)"
+        );
+        let cached = CachedUser::from(user);
+        let capacities = (
+            cached.emails.capacity(),
+            cached.roles.capacity(),
+            cached.groups.capacity(),
+        );
+        assert_eq!(capacities, (1, 1, 1));
+    }
+
+    #[test]
+    fn a_cached_user_gives_back_its_metadata() {
+        let mut user = User::new("u1", UserSpec::default());
+        user.metadata = ObjectMeta {
+            name: Some("u1".into()),
+            namespace: Some("entra".into()),
+            uid: Some("7c0f".into()),
+            resource_version: Some("42".into()),
+            generation: Some(3),
+            creation_timestamp: Some(Time("2026-12-01T10:00:00Z".parse().unwrap())),
+            deletion_timestamp: Some(Time("2026-12-02T10:00:00Z".parse().unwrap())),
+            finalizers: Some(vec!["example.com/hold".into()]),
+            labels: Some([("team".into(), "a".into())].into()),
+            ..Default::default()
+        };
+        let cached = CachedUser::from(user.clone());
+        assert_eq!(cached.to_user().metadata, user.metadata);
+        assert_eq!(
+            (
+                cached.name(),
+                cached.namespace(),
+                cached.uid(),
+                cached.resource_version()
+            ),
+            ("u1", "entra", Some("7c0f"), Some("42"))
+        );
+        assert_eq!((cached.generation(), cached.is_deleting()), (Some(3), true));
+        assert_eq!(cached.controller_owner_ref(), user.controller_owner_ref(&()));
+        user.metadata.uid = None;
+        assert_eq!(CachedUser::from(user).controller_owner_ref(), None);
     }
 
     #[test]
