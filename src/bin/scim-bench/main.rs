@@ -268,11 +268,16 @@ async fn bench(args: &Args) -> anyhow::Result<Report> {
         cp,
         report,
         watch,
+        log_dir,
         ..
     } = bench;
     watch.stop();
     operator.stop().await;
     cp.stop();
+    // The operator's logs are kept only where something went wrong.
+    if report.failures.is_empty() {
+        std::fs::remove_dir_all(&log_dir)?;
+    }
     Ok(report)
 }
 
