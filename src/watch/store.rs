@@ -81,16 +81,16 @@ impl Namespace {
     }
 
     fn remove_user(&mut self, id: &str) -> Option<Arc<CachedUser>> {
-        let user = self.users.remove(id)?;
+        let (id, user) = self.users.remove_entry(id)?;
         let key = fold_user_name(&user.user_name);
-        if self.user_by_name.get(&key).is_some_and(|v| &**v == id) {
+        if self.user_by_name.get(&key).is_some_and(|v| *v == id) {
             self.user_by_name.remove(&key);
         }
         if let Some(ext) = &user.external_id {
-            self.user_by_external_id.remove(&(ext.clone(), Arc::from(id)));
+            self.user_by_external_id.remove(&(ext.clone(), id.clone()));
         }
         for group in &user.groups {
-            remove_from_set(&mut self.members, group, id);
+            remove_from_set(&mut self.members, group, &id);
         }
         Some(user)
     }
