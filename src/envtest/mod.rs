@@ -74,6 +74,8 @@ pub struct ControlPlane {
     dir: PathBuf,
     bin_dir: PathBuf,
     server_url: String,
+    /// etcd's client URL, for [`ControlPlane::restart_apiserver`]'s compaction.
+    etcd_url: String,
     ca: pki::Ca,
     audit_log: Option<PathBuf>,
     startup_time: Duration,
@@ -136,6 +138,7 @@ impl ControlPlane {
             dir,
             bin_dir: bin_dir.to_path_buf(),
             server_url: String::new(),
+            etcd_url: String::new(),
             ca: pki::Ca::new()?,
             audit_log: None,
             startup_time: Duration::ZERO,
@@ -145,6 +148,7 @@ impl ControlPlane {
         cp.write_pki()?;
         let [etcd_client, etcd_peer, apiserver] = free_ports()?;
         cp.server_url = format!("https://127.0.0.1:{apiserver}");
+        cp.etcd_url = format!("http://127.0.0.1:{etcd_client}");
         cp.spawn(ETCD, cp.etcd_args(etcd_client, etcd_peer), &[])?;
         let apiserver_args = cp.apiserver_args(etcd_client, apiserver, options)?;
         cp.spawn(APISERVER, apiserver_args, &options.apiserver_env)?;
@@ -278,8 +282,39 @@ impl ControlPlane {
     /// made before keep working: they reconnect to the same address and trust the same CA.
     pub async fn restart_apiserver(&mut self) -> anyhow::Result<()> {
         self.stop_process(APISERVER);
+        self.expire_resource_versions().await?;
         self.start_process(APISERVER)?;
         self.wait_ready(self.startup_timeout).await
+    }
+
+    /// Makes every resourceVersion handed out so far too old to watch from, so that a restart
+    /// ends in relists. Without it a watch may resume: one whose last bookmark carried etcd's
+    /// latest revision is not behind the new watch cache, and one served from etcd while that
+    /// cache fills is behind nothing compacted. Two writes move the revision past any watch's
+    /// next one, and compacting there expires it in both places.
+    async fn expire_resource_versions(&self) -> anyhow::Result<()> {
+        // etcd's JSON gateway takes keys and values in base64.
+        const KEY: &str = "c2NpbS1vcGVyYXRvci1lbnZ0ZXN0"; // "scim-operator-envtest"
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let call = |path: &str, body: serde_json::Value| {
+            let request = client.post(format!("{}/v3/{path}", self.etcd_url)).json(&body);
+            async move {
+                let response = request.send().await?.error_for_status()?;
+                anyhow::Ok(response.json::<serde_json::Value>().await?)
+            }
+        };
+        call("kv/put", serde_json::json!({ "key": KEY, "value": KEY })).await?;
+        let deleted = call("kv/deleterange", serde_json::json!({ "key": KEY })).await?;
+        let revision = deleted["header"]["revision"]
+            .as_str()
+            .context("etcd's delete answered without a revision")?
+            .to_owned();
+        let compaction = serde_json::json!({ "revision": revision, "physical": true });
+        call("kv/compaction", compaction).await.context("compacting etcd")?;
+        Ok(())
     }
 
     /// Kills etcd. kube-apiserver keeps running: requests that need storage fail or stall, and
