@@ -179,8 +179,11 @@ impl From<User> for CachedUser {
         };
         take_key(&mut metadata.labels, labels::DIRECTORY);
         take_key(&mut metadata.annotations, annotations::LAST_REQUEST);
+        let name = metadata.name.take().unwrap_or_default().into_boxed_str();
+        let namespace = metadata.namespace.take().unwrap_or_default().into_boxed_str();
+        metadata.managed_fields = None;
         let boxed = |value: Option<String>| value.map(String::into_boxed_str);
-        let meta = Meta {
+        let mut meta = Meta {
             uid: boxed(metadata.uid.take()),
             resource_version: boxed(metadata.resource_version.take()),
             generation: metadata.generation.take(),
@@ -189,13 +192,8 @@ impl From<User> for CachedUser {
             last_modified: boxed(take_key(&mut metadata.annotations, annotations::LAST_MODIFIED)),
             other: None,
         };
-        let name = metadata.name.take().unwrap_or_default().into_boxed_str();
-        let namespace = metadata.namespace.take().unwrap_or_default().into_boxed_str();
-        metadata.managed_fields = None;
-        let meta = Meta {
-            other: (metadata != ObjectMeta::default()).then(|| Box::new(metadata)),
-            ..meta
-        };
+        // What is left once the fields above are taken.
+        meta.other = (metadata != ObjectMeta::default()).then(|| Box::new(metadata));
         let user_name = std::mem::take(&mut spec.user_name);
         let external_id = spec.external_id.take();
         let display_name = spec.display_name.take();
